@@ -1,0 +1,168 @@
+//! `/v1/chats/...`: direct chats, the chat list, messages, history, sync and read pointers.
+
+use super::{Authed, Body, Params};
+use crate::{AppState, api, error::ApiError};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use natter_proto::{
+    json::{ConversationJson, MessageJson},
+    logic::{ConversationRef, CreateDirectRequest, ListConversationsRequest, ListMessagesRequest},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+pub struct DirectBody {
+    participant_id: String,
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    limit: i32,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    limit: i32,
+    #[serde(default)]
+    before_seq: i64,
+}
+
+#[derive(Deserialize)]
+pub struct SyncQuery {
+    #[serde(default)]
+    limit: i32,
+    #[serde(default)]
+    after_seq: i64,
+}
+
+#[derive(Deserialize)]
+pub struct ReadBody {
+    seq: i64,
+}
+
+/// 201 with the conversation when created, 200 with the same one when the pair already had it.
+pub async fn direct(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Body(b): Body<DirectBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req = CreateDirectRequest {
+        participant_id: b.participant_id,
+    };
+    let out = state
+        .logic
+        .conversations
+        .clone()
+        .create_direct(who.request(req))
+        .await?
+        .into_inner();
+    let status = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let conv = out.conversation.unwrap_or_default();
+    Ok((status, Json(json!(ConversationJson(&conv)))))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Params(page): Params<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let req = ListConversationsRequest {
+        limit: page.limit,
+        cursor: page.cursor,
+    };
+    let out = state
+        .logic
+        .conversations
+        .clone()
+        .list_conversations(who.request(req))
+        .await?
+        .into_inner();
+    let chats: Vec<_> = out.conversations.iter().map(ConversationJson).collect();
+    let mut body = json!({ "chats": chats, "total_unread": out.total_unread });
+    if let Some(cursor) = out.next_cursor {
+        body["next_cursor"] = json!(cursor);
+    }
+    Ok(Json(body))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let req = ConversationRef { conversation_id };
+    let conv = state
+        .logic
+        .conversations
+        .clone()
+        .get_conversation(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(json!(ConversationJson(&conv))))
+}
+
+/// 201 with the stored message; a retry with the same `client_msg_id` answers the first one.
+pub async fn send(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Body(b): Body<api::SendBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (message, _) = api::send(&state, &who, conversation_id, b).await?;
+    Ok((StatusCode::CREATED, Json(json!(MessageJson(&message)))))
+}
+
+/// Newest first, before `before_seq` (exclusive; omitted: from the newest).
+pub async fn history(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Params(q): Params<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let req = ListMessagesRequest {
+        conversation_id,
+        before_seq: q.before_seq,
+        limit: q.limit,
+    };
+    let page = state
+        .logic
+        .messages
+        .clone()
+        .list_messages(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(api::messages_page(&page)))
+}
+
+/// Oldest first, after `after_seq`: the REST twin of the `sync` socket method.
+pub async fn sync(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Params(q): Params<SyncQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        api::sync(&state, &who, conversation_id, q.after_seq, q.limit).await?,
+    ))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Body(b): Body<ReadBody>,
+) -> Result<StatusCode, ApiError> {
+    api::read(&state, &who, conversation_id, b.seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,123 @@
+//! The public REST API (PROTOCOL.md) and the WebSocket endpoint, on one router. Handlers parse
+//! with the extractors below, which turn every malformed request into the protocol's JSON error.
+
+mod auth;
+mod chats;
+mod groups;
+
+use crate::{AppState, error::ApiError, logic::Identity, ws};
+use axum::{
+    Router,
+    extract::{
+        DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request,
+        rejection::{JsonRejection, QueryRejection},
+    },
+    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
+    routing::{get, post},
+};
+use serde::de::DeserializeOwned;
+
+/// `extra` (the logic tier's gRPC routes, in the embedded mode) is served on the same port.
+pub fn router(state: AppState, extra: Option<Router>) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/register", post(auth::register))
+        .route("/v1/login", post(auth::login))
+        .route("/v1/guest", post(auth::guest))
+        .route("/v1/refresh", post(auth::refresh))
+        .route("/v1/chats", get(chats::list))
+        .route("/v1/chats/direct", post(chats::direct))
+        .route("/v1/chats/{conversation_id}", get(chats::get_one))
+        .route("/v1/chats/{conversation_id}/message", post(chats::send))
+        .route("/v1/chats/{conversation_id}/messages", get(chats::history))
+        .route("/v1/chats/{conversation_id}/sync", get(chats::sync))
+        .route("/v1/chats/{conversation_id}/read", post(chats::read))
+        .route("/v1/groups", post(groups::create))
+        .route("/v1/ws", get(ws::upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state);
+    // Merged before the fallback is set: axum refuses to merge two routers that both have one.
+    api.merge(extra.unwrap_or_default())
+        .fallback(|| async { ApiError::new(tonic::Code::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::invalid("this route does not take that method")
+        })
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// A caller whose access token verified. comet checks the signature itself: no call to logic.
+pub struct Authed(pub Identity);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthenticated("missing Authorization: Bearer <access_token>")
+        })?;
+        let claims = state
+            .verifier
+            .verify(token)
+            .map_err(|_| ApiError::unauthenticated("invalid or expired access token"))?;
+        Ok(Authed(Identity {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            connection_id: None,
+        }))
+    }
+}
+
+/// A JSON body; anything else is a 400 that says what was wrong with it.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::invalid("expected a JSON body with Content-Type: application/json")
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::invalid(format!("malformed JSON: {}", e.body_text()))
+        }
+        JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
+        other if other.status().as_u16() == 413 => ApiError::invalid("request body is too large"),
+        other => ApiError::invalid(other.body_text()),
+    }
+}
+
+/// Query parameters; a malformed one is a 400 that names it.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Params(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::invalid(e.body_text()))
+            }
+            Err(other) => Err(ApiError::invalid(other.body_text())),
+        }
+    }
+}

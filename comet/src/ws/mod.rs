@@ -1,0 +1,30 @@
+//! `GET /v1/ws`: the WebSocket endpoint. A socket authenticates (first frame, or a bearer token
+//! on the upgrade request), then runs as two halves joined by `select!`: the reader answers
+//! requests, the writer drains the socket's bounded queue and pings.
+
+mod frames;
+mod methods;
+mod session;
+
+use crate::{AppState, http::bearer};
+use axum::{
+    extract::{State, WebSocketUpgrade},
+    http::HeaderMap,
+    response::Response,
+};
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // A token on the upgrade request (non-browser clients) authenticates up front; a bad one is
+    // still upgraded so the client gets the protocol's 4001 rather than a bare HTTP error.
+    let preauth = bearer(&headers).map(|t| state.verifier.verify(t).map_err(|_| ()));
+    let max = state.config.max_frame_bytes;
+    ws.max_frame_size(max)
+        .max_message_size(max)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| session::run(socket, state, preauth))
+}

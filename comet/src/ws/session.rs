@@ -1,0 +1,310 @@
+//! One socket's life: authenticate, register, read and write until either side ends, unregister.
+
+use super::{frames, methods};
+use crate::{
+    AppState,
+    logic::Identity,
+    push::RESYNC_ALL,
+    registry::{Conn, Out},
+};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
+use natter_proto::{access::AccessClaims, logic::ConnectionEvent};
+use serde::Deserialize;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+pub const UNAUTHENTICATED: u16 = 4001;
+pub const POLICY: u16 = 4008;
+pub const TOO_LARGE: u16 = 1009;
+pub const GOING_AWAY: u16 = 1001;
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+#[derive(Deserialize)]
+struct AuthParams {
+    token: String,
+    device_id: Option<String>,
+}
+
+pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<AccessClaims, ()>>) {
+    let (mut sink, mut stream) = socket.split();
+    let (claims, auth_id) = match preauth {
+        Some(Ok(claims)) => (claims, None),
+        Some(Err(())) => {
+            return close(
+                &mut sink,
+                UNAUTHENTICATED,
+                "invalid or expired access token",
+            )
+            .await;
+        }
+        None => match authenticate(&state, &mut sink, &mut stream).await {
+            Some((claims, id)) => (claims, Some(id)),
+            None => return,
+        },
+    };
+    let n = state.registry.next_conn_number();
+    let (tx, rx) = mpsc::channel(state.config.outbound_queue);
+    let conn = Arc::new(Conn::new(
+        format!("{}/{n}", state.config.node_id),
+        &claims.sub,
+        &claims.sid,
+        tx,
+    ));
+    let started = Instant::now();
+    let span = tracing::debug_span!("conn", user_id = %claims.sub, conn = %conn.id);
+    // Registered (and online in presence) before the auth reply: once a client holds that
+    // reply, every later message reaches it by push.
+    if state.registry.add(conn.clone()) {
+        connected(&state, &conn).await;
+    }
+    if let Some(id) = auth_id {
+        let result = serde_json::json!({
+            "user_id": claims.sub,
+            "session_id": claims.sid,
+            "heartbeat_ms": state.config.heartbeat.as_millis() as u64,
+        });
+        if sink
+            .send(Message::Text(frames::result(id, result)))
+            .await
+            .is_err()
+        {
+            if state.registry.remove(&conn) {
+                presence(&state, &conn, false);
+            }
+            return;
+        }
+    }
+    let identity = Identity {
+        user_id: claims.sub,
+        session_id: claims.sid,
+        connection_id: Some(conn.id.to_string()),
+    };
+    let writer = write_loop(&state, &conn, sink, rx, started);
+    let reader = read_loop(&state, &conn, &identity, stream, started);
+    async {
+        tokio::select! {
+            () = writer => {}
+            () = reader => {}
+        }
+    }
+    .instrument(span)
+    .await;
+    if state.registry.remove(&conn) {
+        presence(&state, &conn, false);
+    }
+    tracing::debug!("socket closed");
+}
+
+/// Waits for the `auth` frame; returns the verified claims and the request id to answer, or
+/// closes with 4001 and returns None.
+async fn authenticate(
+    state: &AppState,
+    sink: &mut Sink,
+    stream: &mut Stream,
+) -> Option<(AccessClaims, i64)> {
+    let first = tokio::time::timeout(state.config.auth_timeout, next_text(stream)).await;
+    let text = match first {
+        Ok(Some(text)) => text,
+        Ok(None) => return None,
+        Err(_) => {
+            close(sink, UNAUTHENTICATED, "authenticate within 10 s").await;
+            return None;
+        }
+    };
+    let req = match frames::parse(&text) {
+        Ok(req) if req.method == "auth" => req,
+        _ => {
+            close(
+                sink,
+                UNAUTHENTICATED,
+                "the first frame must be an auth request",
+            )
+            .await;
+            return None;
+        }
+    };
+    let params: Result<AuthParams, _> = frames::params(req.params);
+    let claims = params.ok().and_then(|p| {
+        let device_ok = p.device_id.as_ref().is_none_or(|d| d.chars().count() <= 64);
+        device_ok
+            .then(|| state.verifier.verify(&p.token).ok())
+            .flatten()
+    });
+    let Some(claims) = claims else {
+        let err = crate::ApiError::unauthenticated("invalid or expired access token");
+        let _ = sink.send(Message::Text(frames::error(req.id, &err))).await;
+        close(sink, UNAUTHENTICATED, "invalid or expired access token").await;
+        return None;
+    };
+    Some((claims, req.id))
+}
+
+/// The next text frame, skipping control frames; None when the socket ends.
+async fn next_text(stream: &mut Stream) -> Option<Utf8Bytes> {
+    loop {
+        match stream.next().await? {
+            Ok(Message::Text(t)) => return Some(t),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn write_loop(
+    state: &AppState,
+    conn: &Conn,
+    mut sink: Sink,
+    mut rx: mpsc::Receiver<Out>,
+    started: Instant,
+) {
+    let heartbeat = state.config.heartbeat;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let code = loop {
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => break GOING_AWAY,
+            _ = conn.close.cancelled() => break conn.close_code(),
+            out = rx.recv() => {
+                let Some(Out::Text(text)) = out else { break 1000 };
+                if sink.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+                if conn.dropped.swap(false, Ordering::Relaxed)
+                    && sink.send(Message::Text(Utf8Bytes::from_static(RESYNC_ALL))).await.is_err()
+                {
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                let silent = since_ms(started).saturating_sub(conn.last_seen.load(Ordering::Relaxed));
+                if silent > 2 * heartbeat.as_millis() as u64 {
+                    break POLICY;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let reason = match code {
+        GOING_AWAY => "server going away",
+        POLICY => "policy violation",
+        TOO_LARGE => "frame too large",
+        4003 => "session revoked",
+        _ => "",
+    };
+    close(&mut sink, code, reason).await;
+}
+
+async fn read_loop(
+    state: &AppState,
+    conn: &Conn,
+    who: &Identity,
+    mut stream: Stream,
+    started: Instant,
+) {
+    let mut limiter = methods::RateLimit::new(state.config.requests_per_second);
+    while let Some(frame) = stream.next().await {
+        conn.last_seen.store(since_ms(started), Ordering::Relaxed);
+        let text = match frame {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Close(_)) => return,
+            Ok(Message::Binary(_)) => {
+                let err =
+                    crate::ApiError::invalid("binary frames are not supported: send JSON text");
+                let reply = serde_json::json!({ "id": null, "error": err.to_json() });
+                if conn
+                    .tx
+                    .send(Out::Text(reply.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => continue,
+            Err(err) => {
+                if is_too_large(err) {
+                    conn.close_with(TOO_LARGE);
+                    // Leave the writer time to send the close frame before the select ends.
+                    conn.tx.closed().await;
+                }
+                return;
+            }
+        };
+        let reply = match limiter.admit(Instant::now()) {
+            methods::Admit::Yes => methods::handle(state, who, &text).await,
+            methods::Admit::No(reply) => reply(&text),
+            methods::Admit::Close => return conn.close_with(POLICY),
+        };
+        if conn.tx.send(Out::Text(reply)).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn is_too_large(err: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        err.into_inner().downcast_ref::<Error>(),
+        Some(Error::Capacity(_))
+    )
+}
+
+/// Marks the user online on this node, waiting (briefly) for it to be stored.
+async fn connected(state: &AppState, conn: &Conn) {
+    let ev = ConnectionEvent {
+        node_id: state.config.node_id.clone(),
+        user_id: conn.user_id.to_string(),
+    };
+    let mut logic = state.logic.presence.clone();
+    match tokio::time::timeout(Duration::from_secs(2), logic.connected(ev)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(status)) => tracing::warn!(%status, "presence update failed"),
+        Err(_) => tracing::warn!("presence update timed out"),
+    }
+}
+
+/// Reports a change of presence in the background (used when the socket is going away).
+fn presence(state: &AppState, conn: &Conn, online: bool) {
+    let logic = state.logic.presence.clone();
+    let ev = ConnectionEvent {
+        node_id: state.config.node_id.clone(),
+        user_id: conn.user_id.to_string(),
+    };
+    state.tasks.spawn(async move {
+        let mut logic = logic;
+        let result = if online {
+            logic.connected(ev).await
+        } else {
+            logic.disconnected(ev).await
+        };
+        if let Err(status) = result {
+            tracing::warn!(%status, online, "presence update failed");
+        }
+    });
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = sink.close().await;
+    })
+    .await;
+}
+
+fn since_ms(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}

@@ -1,0 +1,100 @@
+//! Who is calling. Every logic RPC passes through [`interceptor`], which accepts either an end
+//! user's access token or the service credential (a comet node or backend service, which may
+//! name the user it acts for in `x-natter-*` metadata), and leaves a [`Caller`] in the request.
+
+use crate::error::LogicError;
+use natter_proto::{
+    ServiceToken,
+    access::Verifier,
+    credential::{CONNECTION_HEADER, SESSION_HEADER, USER_HEADER, bearer_of},
+};
+use tonic::{Request, Status};
+
+/// The identity a request was made with.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The end user, when the call is made by or for one.
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    /// The comet socket that made the call, if any.
+    pub connection_id: Option<String>,
+    /// The call carried the service credential.
+    pub service: bool,
+}
+
+/// An authenticated end user.
+pub struct User<'a> {
+    pub id: &'a str,
+    pub session_id: &'a str,
+    pub connection_id: &'a str,
+}
+
+impl Caller {
+    pub fn of<T>(req: &Request<T>) -> Caller {
+        req.extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The end user behind the call, or UNAUTHENTICATED.
+    pub fn user(&self) -> Result<User<'_>, LogicError> {
+        let id = self
+            .user_id
+            .as_deref()
+            .ok_or(LogicError::Unauthenticated("an access token is required"))?;
+        Ok(User {
+            id,
+            session_id: self.session_id.as_deref().unwrap_or_default(),
+            connection_id: self.connection_id.as_deref().unwrap_or_default(),
+        })
+    }
+
+    /// The call came from a trusted tier, or PERMISSION_DENIED.
+    pub fn require_service(&self) -> Result<(), LogicError> {
+        if self.service {
+            Ok(())
+        } else {
+            Err(LogicError::PermissionDenied(
+                "this call needs the service credential",
+            ))
+        }
+    }
+}
+
+/// Builds the interceptor every logic service runs first.
+pub fn interceptor(
+    verifier: Verifier,
+    token: ServiceToken,
+) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |mut req: Request<()>| {
+        let caller = match bearer_of(&req) {
+            None => Caller::default(),
+            Some(presented) if token.matches(presented) => Caller {
+                user_id: header(&req, USER_HEADER),
+                session_id: header(&req, SESSION_HEADER),
+                connection_id: header(&req, CONNECTION_HEADER),
+                service: true,
+            },
+            Some(jwt) => {
+                let claims = verifier.verify(jwt).map_err(|err| {
+                    tracing::debug!(%err, "refused access token");
+                    Status::unauthenticated("invalid or expired access token")
+                })?;
+                Caller {
+                    user_id: Some(claims.sub),
+                    session_id: Some(claims.sid),
+                    connection_id: None,
+                    service: false,
+                }
+            }
+        };
+        req.extensions_mut().insert(caller);
+        Ok(req)
+    }
+}
+
+fn header<T>(req: &Request<T>, name: &str) -> Option<String> {
+    let value = req.metadata().get(name)?.to_str().ok()?;
+    (!value.is_empty()).then(|| value.to_owned())
+}

@@ -1,0 +1,25 @@
+//! The logic tier's settings, with the defaults the embedded mode runs on.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct LogicConfig {
+    /// How long an access token is good for. Short, because comet verifies it without asking
+    /// anyone: revocation reaches sockets by a kick, and other calls by expiry.
+    pub access_ttl: Duration,
+    /// How long an unused refresh token stays good.
+    pub refresh_ttl: Duration,
+    /// Upper bound on the time a fan-out may take before the send answers anyway (the message
+    /// is stored; recipients catch up by `sync`).
+    pub fanout_timeout: Duration,
+}
+
+impl Default for LogicConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            fanout_timeout: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Getting an event to the sockets of its recipients: ask presence which comet nodes hold them,
+//! then publish **one** bus message per node, carrying that node's recipients. The cost of a
+//! message is O(nodes), not O(members).
+//!
+//! Fan-out is best effort by design: the message is already stored, and a client that misses a
+//! push (Redis away, node restarting) catches up with `sync`. So failures here are logged, never
+//! returned to the sender.
+
+use natter_proto::{
+    Transport,
+    bus::{Envelope, Kick, Push, envelope::Event},
+    repo::{LookupRequest, presence_store_client::PresenceStoreClient},
+};
+use natter_realtime::Bus;
+use prost::Message as _;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+#[derive(Clone)]
+pub struct Fanout {
+    presence: PresenceStoreClient<Transport>,
+    bus: Arc<dyn Bus>,
+}
+
+impl Fanout {
+    pub fn new(presence: PresenceStoreClient<Transport>, bus: Arc<dyn Bus>) -> Self {
+        Self { presence, bus }
+    }
+
+    /// Sends `push` to every socket of `recipients`, within `timeout`.
+    pub async fn push(&self, recipients: Vec<String>, push: Push, timeout: Duration) {
+        self.publish(recipients, Event::Push(push), timeout).await;
+    }
+
+    /// Closes every socket of these sessions of `user_id`, wherever they are.
+    pub async fn kick(&self, user_id: String, session_ids: Vec<String>, close_code: u32) {
+        let kick = Kick {
+            session_ids,
+            close_code,
+        };
+        self.publish(vec![user_id], Event::Kick(kick), Duration::from_secs(2))
+            .await;
+    }
+
+    async fn publish(&self, recipients: Vec<String>, event: Event, timeout: Duration) {
+        if recipients.is_empty() {
+            return;
+        }
+        let work = async {
+            let by_node = self.nodes_of(recipients).await?;
+            tracing::debug!(nodes = by_node.len(), "fan-out");
+            for (node, user_ids) in by_node {
+                let envelope = Envelope {
+                    user_ids,
+                    event: Some(event.clone()),
+                };
+                if let Err(err) = self
+                    .bus
+                    .publish(&node, envelope.encode_to_vec().into())
+                    .await
+                {
+                    tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
+                }
+            }
+            Some(())
+        };
+        if tokio::time::timeout(timeout, work).await.is_err() {
+            tracing::warn!("fan-out timed out; recipients will resync");
+        }
+    }
+
+    /// Recipients grouped by the comet node that holds their sockets.
+    async fn nodes_of(&self, user_ids: Vec<String>) -> Option<BTreeMap<String, Vec<String>>> {
+        let found = self
+            .presence
+            .clone()
+            .lookup(LookupRequest { user_ids })
+            .await
+            .map_err(|status| tracing::warn!(%status, "presence lookup failed"))
+            .ok()?
+            .into_inner();
+        let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for entry in found.online {
+            for node in entry.node_ids {
+                by_node.entry(node).or_default().push(entry.user_id.clone());
+            }
+        }
+        Some(by_node)
+    }
+}

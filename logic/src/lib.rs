@@ -1,0 +1,87 @@
+//! Natter's logic tier: the rules behind `im.logic.v1`.
+//!
+//! It authenticates callers ([`caller`]), checks what they may do, asks the repo tier to store
+//! or fetch, and after a write that others must see publishes the fan-out on the bus
+//! ([`fanout`]): one bus message per comet node that holds recipients. It keeps no state between
+//! calls, so any number can run side by side.
+
+mod caller;
+pub mod config;
+mod convert;
+mod error;
+mod fanout;
+pub mod keys;
+mod passwords;
+mod repo;
+mod services;
+mod validate;
+
+pub use caller::Caller;
+pub use config::LogicConfig;
+pub use error::LogicError;
+pub use keys::SigningKeys;
+
+use natter_proto::{
+    ServiceToken, Transport,
+    logic::{
+        auth_service_server::AuthServiceServer,
+        conversation_service_server::ConversationServiceServer,
+        group_service_server::GroupServiceServer, message_service_server::MessageServiceServer,
+        presence_service_server::PresenceServiceServer,
+    },
+};
+use natter_realtime::Bus;
+use std::sync::Arc;
+use tonic::service::Routes;
+
+/// The logic tier's handlers: one value serves every `im.logic.v1` service.
+#[derive(Clone)]
+pub struct Logic {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: LogicConfig,
+    keys: SigningKeys,
+    repo: repo::Repo,
+    fanout: fanout::Fanout,
+}
+
+impl Logic {
+    /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
+    pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
+        let repo = repo::Repo::new(repo);
+        let fanout = fanout::Fanout::new(repo.presence.clone(), bus);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                repo,
+                fanout,
+            }),
+        }
+    }
+}
+
+/// Every logic service behind the caller interceptor, ready to serve over gRPC or to be used
+/// in-process as a [`Transport`].
+pub fn routes(logic: Logic, token: &ServiceToken) -> Routes {
+    let auth = caller::interceptor(logic.inner.keys.verifier(), token.clone());
+    Routes::new(AuthServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(ConversationServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(GroupServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(MessageServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(PresenceServiceServer::with_interceptor(logic, auth))
+}

@@ -1,0 +1,39 @@
+//! Natter's contracts, generated from `proto/im/**` at build time, and the one transport type
+//! every tier calls another through.
+//!
+//! The embedded mode hands a client the server's own router as its transport (no sockets); the
+//! distributed mode hands it a `tonic::transport::Channel`. Both become a [`Transport`], so the
+//! code that calls a tier does not know which it got.
+
+pub mod im {
+    pub mod logic {
+        pub mod v1 {
+            tonic::include_proto!("im.logic.v1");
+        }
+    }
+    pub mod repo {
+        pub mod v1 {
+            tonic::include_proto!("im.repo.v1");
+        }
+    }
+    pub mod bus {
+        pub mod v1 {
+            tonic::include_proto!("im.bus.v1");
+        }
+    }
+}
+
+pub use im::bus::v1 as bus;
+pub use im::logic::v1 as logic;
+pub use im::repo::v1 as repo;
+
+/// The encoded `FileDescriptorSet` of every contract, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/natter_descriptor.bin"));
+
+pub mod access;
+pub mod credential;
+pub mod json;
+mod transport;
+pub use credential::ServiceToken;
+pub use transport::{Transport, TransportError, channel_transport, local_transport};

@@ -1,0 +1,28 @@
+use super::{RepoService, reply};
+use natter_proto::repo::{
+    CreateUserRequest, GetUserByEmailRequest, GetUsersRequest, GetUsersResponse, User,
+    user_store_server::UserStore,
+};
+use tonic::{Request, Response, Status};
+
+#[tonic::async_trait]
+impl UserStore for RepoService {
+    async fn create_user(&self, req: Request<CreateUserRequest>) -> Result<Response<User>, Status> {
+        reply(self.store.create_user(req.into_inner()).await)
+    }
+
+    async fn get_user_by_email(
+        &self,
+        req: Request<GetUserByEmailRequest>,
+    ) -> Result<Response<User>, Status> {
+        reply(self.store.get_user_by_email(&req.into_inner().email).await)
+    }
+
+    async fn get_users(
+        &self,
+        req: Request<GetUsersRequest>,
+    ) -> Result<Response<GetUsersResponse>, Status> {
+        let users = self.store.get_users(&req.into_inner().user_ids).await;
+        reply(users.map(|users| GetUsersResponse { users }))
+    }
+}

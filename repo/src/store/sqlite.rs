@@ -1,0 +1,96 @@
+//! The SQLite store: the embedded default's database, one file in the data folder. The SQL
+//! lives in [`super::sql`]; this file only opens the pools and runs the migrations.
+//!
+//! SQLite allows one writer at a time. Rather than have our own transactions collide
+//! (`SQLITE_BUSY`, or a deferred transaction that cannot upgrade to a write lock), every write
+//! goes through a pool of exactly one connection, so writes queue in the pool instead; reads
+//! use a separate pool and, in WAL mode, never wait for the writer.
+
+use super::StoreError;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Reader connections. Reads are short; a few cover the embedded mode's load.
+const READERS: u32 = 4;
+
+/// A [`Store`](super::Store) on a SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `url` (`sqlite:///abs/path/natter.db` or `sqlite://relative/natter.db`), creating
+    /// the file and its folder if missing, and brings the schema up to date.
+    ///
+    /// An in-memory URL (`sqlite::memory:`, `mode=memory`) gets one pool for both roles: a
+    /// second pool would need SQLite's shared cache, whose table locks fail instead of waiting.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses at most the last transactions on power loss, never
+            // consistency; FULL would fsync every commit.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory
+            && let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer_pool = SqlitePoolOptions::new().max_connections(1);
+        if in_memory {
+            // The database lives only as long as a connection to it.
+            writer_pool = writer_pool
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let writer = writer_pool.connect_with(options.clone()).await?;
+        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                // query_only makes an accidental write through a reader fail loudly.
+                .connect_with(options.pragma("query_only", "ON"))
+                .await?
+        };
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, waiting for connections in use; the file is then safe to reopen
+    /// or copy.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// The single-connection pool every write and transaction goes through.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction on the writer. IMMEDIATE takes the write lock at BEGIN: a
+    /// deferred transaction that reads first could otherwise fail to upgrade if another
+    /// process wrote the file meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no timeout retries).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The pool plain reads go through.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
