@@ -9,12 +9,12 @@ use crate::{AppState, error::ApiError, logic::Identity, ws};
 use axum::{
     Router,
     extract::{
-        DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request,
-        rejection::{JsonRejection, QueryRejection},
+        DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, rejection::QueryRejection,
     },
     http::{HeaderMap, header::AUTHORIZATION, request::Parts},
     routing::{get, post},
 };
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 /// `extra` (the logic tier's gRPC routes, in the embedded mode) is served on the same port.
@@ -77,31 +77,34 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-/// A JSON body; anything else is a 400 that says what was wrong with it.
+/// A JSON body; anything else is a 400 that says what was wrong with it. The Content-Type is
+/// not checked: every body of this API is JSON, and `curl -d` without a header should just work.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status().as_u16() == 413 {
+                ApiError::invalid(format!(
+                    "request body is larger than {} KiB",
+                    state.config.max_body_bytes / 1024
+                ))
+            } else {
+                ApiError::invalid(rejection.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid("expected a JSON body"));
         }
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::invalid("expected a JSON body with Content-Type: application/json")
-        }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::invalid(format!("malformed JSON: {}", e.body_text()))
-        }
-        JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
-        other if other.status().as_u16() == 413 => ApiError::invalid("request body is too large"),
-        other => ApiError::invalid(other.body_text()),
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            if e.is_data() {
+                ApiError::invalid(format!("invalid body: {e}"))
+            } else {
+                ApiError::invalid(format!("malformed JSON: {e}"))
+            }
+        })
     }
 }
 
