@@ -275,9 +275,16 @@ async fn history_survives_a_restart(backend: Backend) {
 }
 
 async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_session(backend: Backend) {
-    let stack = Stack::start(backend, 1).await;
+    let stack = Stack::start(backend, 2).await;
     let api = stack.api(0);
     let user = api.new_user().await.unwrap();
+    // The session's sockets, on both nodes, are closed with 4003 when the session is revoked.
+    let (mut s0, _) = Socket::open(&stack.ws(0), &user.access_token, "laptop")
+        .await
+        .unwrap();
+    let (mut s1, _) = Socket::open(&stack.ws(1), &user.access_token, "phone")
+        .await
+        .unwrap();
     let body = json!({ "refresh_token": user.refresh_token });
     let (status, fresh) = api
         .call(Method::POST, "/v1/refresh", None, Some(body.clone()))
@@ -304,4 +311,6 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_session(backend:
         StatusCode::UNAUTHORIZED,
         "reuse revoked the session's newer token too"
     );
+    assert_eq!(s0.closed().await.unwrap(), 4003);
+    assert_eq!(s1.closed().await.unwrap(), 4003);
 }
