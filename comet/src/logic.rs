@@ -6,8 +6,9 @@ use natter_proto::{
     logic::{
         auth_service_client::AuthServiceClient,
         conversation_service_client::ConversationServiceClient,
-        group_service_client::GroupServiceClient, message_service_client::MessageServiceClient,
-        presence_service_client::PresenceServiceClient,
+        friend_service_client::FriendServiceClient, group_service_client::GroupServiceClient,
+        message_service_client::MessageServiceClient,
+        presence_service_client::PresenceServiceClient, user_service_client::UserServiceClient,
     },
 };
 use tonic::{Request, metadata::MetadataValue};
@@ -19,6 +20,11 @@ pub struct LogicClients {
     pub groups: GroupServiceClient<Transport>,
     pub messages: MessageServiceClient<Transport>,
     pub presence: PresenceServiceClient<Transport>,
+    // The profile and friend routes come with their issue; the clients are wired already.
+    #[allow(dead_code)]
+    pub users: UserServiceClient<Transport>,
+    #[allow(dead_code)]
+    pub friends: FriendServiceClient<Transport>,
 }
 
 impl LogicClients {
@@ -28,7 +34,9 @@ impl LogicClients {
             conversations: ConversationServiceClient::new(t.clone()),
             groups: GroupServiceClient::new(t.clone()),
             messages: MessageServiceClient::new(t.clone()),
-            presence: PresenceServiceClient::new(t),
+            presence: PresenceServiceClient::new(t.clone()),
+            users: UserServiceClient::new(t.clone()),
+            friends: FriendServiceClient::new(t),
         }
     }
 }

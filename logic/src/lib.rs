@@ -26,8 +26,9 @@ use natter_proto::{
     logic::{
         auth_service_server::AuthServiceServer,
         conversation_service_server::ConversationServiceServer,
-        group_service_server::GroupServiceServer, message_service_server::MessageServiceServer,
-        presence_service_server::PresenceServiceServer,
+        friend_service_server::FriendServiceServer, group_service_server::GroupServiceServer,
+        message_service_server::MessageServiceServer,
+        presence_service_server::PresenceServiceServer, user_service_server::UserServiceServer,
     },
 };
 use natter_realtime::Bus;
@@ -80,6 +81,14 @@ pub fn routes(logic: Logic, token: &ServiceToken) -> Routes {
         auth.clone(),
     ))
     .add_service(MessageServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(UserServiceServer::with_interceptor(
+        logic.clone(),
+        auth.clone(),
+    ))
+    .add_service(FriendServiceServer::with_interceptor(
         logic.clone(),
         auth.clone(),
     ))

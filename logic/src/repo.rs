@@ -3,7 +3,7 @@
 use natter_proto::{
     Transport,
     repo::{
-        conversation_store_client::ConversationStoreClient,
+        conversation_store_client::ConversationStoreClient, friend_store_client::FriendStoreClient,
         message_store_client::MessageStoreClient, presence_store_client::PresenceStoreClient,
         session_store_client::SessionStoreClient, user_store_client::UserStoreClient,
     },
@@ -16,6 +16,9 @@ pub struct Repo {
     pub sessions: SessionStoreClient<Transport>,
     pub conversations: ConversationStoreClient<Transport>,
     pub messages: MessageStoreClient<Transport>,
+    // Friends come with their issue; the client is wired already.
+    #[allow(dead_code)]
+    pub friends: FriendStoreClient<Transport>,
     pub presence: PresenceStoreClient<Transport>,
 }
 
@@ -26,6 +29,7 @@ impl Repo {
             sessions: SessionStoreClient::new(transport.clone()),
             conversations: ConversationStoreClient::new(transport.clone()),
             messages: MessageStoreClient::new(transport.clone()),
+            friends: FriendStoreClient::new(transport.clone()),
             presence: PresenceStoreClient::new(transport),
         }
     }

@@ -21,7 +21,7 @@ use natter_proto::repo::{
     AppendMessageRequest, AppendMessageResponse, Conversation, CreateGroupRequest,
     CreateUserRequest, GetOrCreateDirectRequest,
 };
-use natter_repo::store::Store;
+use natter_repo::store::prelude::*;
 
 /// A fixed clock: every time in these scenarios is an offset from it.
 pub const T0: i64 = 1_700_000_000_000;

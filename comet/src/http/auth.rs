@@ -2,7 +2,7 @@
 
 use super::Body;
 use crate::{AppState, error::ApiError};
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use natter_proto::{
     json,
     logic::{GuestLoginRequest, LoginRequest, RefreshRequest, RegisterRequest},
@@ -100,4 +100,12 @@ pub async fn refresh(
     };
     let tokens = state.logic.auth.clone().refresh(req).await?.into_inner();
     Ok(Json(json::tokens(&tokens)))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/register", post(register))
+        .route("/v1/login", post(login))
+        .route("/v1/guest", post(guest))
+        .route("/v1/refresh", post(refresh))
 }

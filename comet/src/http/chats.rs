@@ -3,9 +3,10 @@
 use super::{Authed, Body, Params};
 use crate::{AppState, api, error::ApiError};
 use axum::{
-    Json,
+    Json, Router,
     extract::{Path, State},
     http::StatusCode,
+    routing::{get, post},
 };
 use natter_proto::{
     json::{ConversationJson, MessageJson},
@@ -165,4 +166,15 @@ pub async fn read(
 ) -> Result<StatusCode, ApiError> {
     api::read(&state, &who, conversation_id, b.seq).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chats", get(list))
+        .route("/v1/chats/direct", post(direct))
+        .route("/v1/chats/{conversation_id}", get(get_one))
+        .route("/v1/chats/{conversation_id}/message", post(send))
+        .route("/v1/chats/{conversation_id}/messages", get(history))
+        .route("/v1/chats/{conversation_id}/sync", get(sync))
+        .route("/v1/chats/{conversation_id}/read", post(read))
 }

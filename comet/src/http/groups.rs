@@ -2,7 +2,7 @@
 
 use super::{Authed, Body};
 use crate::{AppState, error::ApiError};
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use natter_proto::{json::ConversationJson, logic::CreateGroupRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,4 +39,8 @@ pub async fn create(
         .await?
         .into_inner();
     Ok((StatusCode::CREATED, Json(json!(ConversationJson(&conv)))))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/groups", post(create))
 }

@@ -3,7 +3,9 @@
 
 mod auth;
 mod chats;
+mod friends;
 mod groups;
+mod profiles;
 
 use crate::{AppState, error::ApiError, logic::Identity, ws};
 use axum::{
@@ -12,7 +14,7 @@ use axum::{
         DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, rejection::QueryRejection,
     },
     http::{HeaderMap, header::AUTHORIZATION, request::Parts},
-    routing::{get, post},
+    routing::get,
 };
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -20,19 +22,13 @@ use serde::de::DeserializeOwned;
 /// `extra` (the logic tier's gRPC routes, in the embedded mode) is served on the same port.
 pub fn router(state: AppState, extra: Option<Router>) -> Router {
     let max_body = state.config.max_body_bytes;
+    // Each module registers its own routes, so a domain's routes live beside its handlers.
     let api = Router::new()
-        .route("/v1/register", post(auth::register))
-        .route("/v1/login", post(auth::login))
-        .route("/v1/guest", post(auth::guest))
-        .route("/v1/refresh", post(auth::refresh))
-        .route("/v1/chats", get(chats::list))
-        .route("/v1/chats/direct", post(chats::direct))
-        .route("/v1/chats/{conversation_id}", get(chats::get_one))
-        .route("/v1/chats/{conversation_id}/message", post(chats::send))
-        .route("/v1/chats/{conversation_id}/messages", get(chats::history))
-        .route("/v1/chats/{conversation_id}/sync", get(chats::sync))
-        .route("/v1/chats/{conversation_id}/read", post(chats::read))
-        .route("/v1/groups", post(groups::create))
+        .merge(auth::routes())
+        .merge(chats::routes())
+        .merge(groups::routes())
+        .merge(profiles::routes())
+        .merge(friends::routes())
         .route("/v1/ws", get(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(max_body))

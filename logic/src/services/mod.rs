@@ -3,9 +3,11 @@
 
 mod auth;
 mod conversations;
+mod friends;
 mod groups;
 mod messages;
 mod presence;
+mod users;
 
 use crate::{LogicError, convert};
 use natter_proto::repo::{Conversation, GetConversationRequest};

@@ -2,12 +2,13 @@
 //! service in its own module. Store errors become statuses in exactly one place, [`status`].
 
 mod conversations;
+mod friends;
 mod messages;
 mod presence;
 mod sessions;
 mod users;
 
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, prelude::*};
 use natter_proto::{
     ServiceToken,
     repo::{

@@ -6,7 +6,7 @@ use natter_proto::repo::{
     CreateSessionRequest, CreateUserRequest, GetOrCreateDirectRequest, RotateOutcome,
     RotateRefreshTokenRequest, RotateRefreshTokenResponse, SyncMessagesRequest,
 };
-use natter_repo::store::{Store, StoreError};
+use natter_repo::store::{StoreError, prelude::*};
 use std::sync::Arc;
 
 fn new_user(nickname: &str, email: Option<&str>) -> CreateUserRequest {

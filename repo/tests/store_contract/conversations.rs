@@ -3,7 +3,7 @@
 use crate::harness::Fixture;
 use crate::{T0, direct, group, id, send, sorted, user};
 use natter_proto::repo::{GetOrCreateDirectRequest, ListConversationsRequest};
-use natter_repo::store::{Store, StoreError};
+use natter_repo::store::{StoreError, prelude::*};
 use std::collections::HashSet;
 use std::sync::Arc;
 

@@ -5,8 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and dropped afterwards, pass or fail. An
 //! unreachable PostgreSQL fails the test: a skipped backend would pass silently.
 
-use natter_repo::store::Store;
 use natter_repo::store::postgres::PgStore;
+use natter_repo::store::prelude::*;
 use natter_repo::store::sqlite::SqliteStore;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use std::future::Future;

@@ -2,7 +2,7 @@
 
 use crate::{direct, group, id, send, sorted, user};
 use natter_proto::repo::{ListMessagesRequest, ListMessagesResponse, SyncMessagesRequest};
-use natter_repo::store::{Store, StoreError};
+use natter_repo::store::{StoreError, prelude::*};
 use std::collections::HashSet;
 use std::sync::Arc;
 

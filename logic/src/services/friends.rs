@@ -1,0 +1,4 @@
+use natter_proto::logic::friend_service_server::FriendService;
+
+#[tonic::async_trait]
+impl FriendService for crate::Logic {}

@@ -1,0 +1,5 @@
+use super::RepoService;
+use natter_proto::repo::friend_store_server::FriendStore;
+
+#[tonic::async_trait]
+impl FriendStore for RepoService {}

@@ -1,0 +1,245 @@
+//! Conversations and members: direct pairs, groups, the chat list, read pointers.
+
+/// Expands the `ConversationStore` impl for a store type on a sqlx database (see [`super::impl_store`]).
+macro_rules! impl_conversations {
+    ($store:ty, $db:ty) => {
+        mod conversations_impl {
+            use super::*;
+            use natter_proto::repo::{
+                Conversation, CreateGroupRequest, GetOrCreateDirectRequest,
+                GetOrCreateDirectResponse, ListConversationsRequest, ListConversationsResponse,
+            };
+            use $crate::store::sql as shared;
+            use $crate::store::sql::conv_cols;
+            use $crate::store::{StoreError, page_limit};
+
+            #[async_trait::async_trait]
+            impl $crate::store::ConversationStore for $store {
+                async fn get_or_create_direct(
+                    &self,
+                    req: GetOrCreateDirectRequest,
+                ) -> Result<GetOrCreateDirectResponse, StoreError> {
+                    let (a, b) = if req.user_id <= req.other_user_id {
+                        (&req.user_id, &req.other_user_id)
+                    } else {
+                        (&req.other_user_id, &req.user_id)
+                    };
+                    let direct_key = format!("{a}:{b}");
+                    let mut tx = self.begin_write().await?;
+                    // The unique direct_key decides between concurrent creators: the loser's
+                    // insert waits for the winner's commit, then does nothing.
+                    let inserted: Option<String> = sqlx::query_scalar(
+                        "INSERT INTO conversations (id, kind, direct_key, created_at, updated_at) \
+                         VALUES ($1, 'direct', $2, $3, $3) \
+                         ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(&req.conversation_id)
+                    .bind(&direct_key)
+                    .bind(req.now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| shared::db_err(e, "user"))?;
+                    let created = inserted.is_some();
+                    if created {
+                        // DO NOTHING: a conversation with oneself has a single member.
+                        sqlx::query(
+                            "INSERT INTO members (conversation_id, user_id, role, joined_at) \
+                             VALUES ($1, $2, 'member', $4), ($1, $3, 'member', $4) \
+                             ON CONFLICT (conversation_id, user_id) DO NOTHING",
+                        )
+                        .bind(&req.conversation_id)
+                        .bind(a)
+                        .bind(b)
+                        .bind(req.now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| shared::db_err(e, "user"))?;
+                    }
+                    let id: String =
+                        sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                            .bind(&direct_key)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let conversation =
+                        Self::load_conversation(&mut tx, &id, Some(&req.user_id)).await?;
+                    tx.commit().await?;
+                    Ok(GetOrCreateDirectResponse {
+                        conversation: Some(conversation),
+                        created,
+                    })
+                }
+
+                async fn create_group(
+                    &self,
+                    req: CreateGroupRequest,
+                ) -> Result<Conversation, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "INSERT INTO conversations (id, kind, name, avatar_url, owner_id, \
+                         max_members, is_public, created_at, updated_at) \
+                         VALUES ($1, 'group', $2, $3, $4, $5, $6, $7, $7)",
+                    )
+                    .bind(&req.conversation_id)
+                    .bind(&req.name)
+                    .bind(&req.avatar_url)
+                    .bind(&req.owner_id)
+                    .bind(i64::from(req.max_members))
+                    .bind(req.is_public)
+                    .bind(req.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| shared::db_err(e, "user"))?;
+                    let mut members = vec![(req.owner_id.as_str(), "owner")];
+                    members.extend(
+                        shared::unique_ids(&req.member_ids, Some(&req.owner_id))
+                            .into_iter()
+                            .map(|id| (id, "member")),
+                    );
+                    for chunk in members.chunks(shared::CHUNK) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO members (conversation_id, user_id, role, joined_at) ",
+                        );
+                        qb.push_values(chunk, |mut row, (user_id, role)| {
+                            row.push_bind(&req.conversation_id)
+                                .push_bind(*user_id)
+                                .push_bind(*role)
+                                .push_bind(req.now);
+                        });
+                        qb.build()
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| shared::db_err(e, "user"))?;
+                    }
+                    let conversation =
+                        Self::load_conversation(&mut tx, &req.conversation_id, Some(&req.owner_id))
+                            .await?;
+                    tx.commit().await?;
+                    Ok(conversation)
+                }
+
+                async fn get_conversation(
+                    &self,
+                    conversation_id: &str,
+                    viewer_id: Option<&str>,
+                ) -> Result<Conversation, StoreError> {
+                    let mut conn = self.reader().acquire().await?;
+                    Self::load_conversation(&mut conn, conversation_id, viewer_id).await
+                }
+
+                async fn list_conversations(
+                    &self,
+                    req: ListConversationsRequest,
+                ) -> Result<ListConversationsResponse, StoreError> {
+                    let limit = page_limit(req.limit, 50);
+                    let (after_at, after_id) = shared::decode_cursor(req.cursor.as_deref())?;
+                    let mut rows: Vec<shared::ConvRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        conv_cols!(),
+                        " FROM members v \
+                         JOIN conversations c ON c.id = v.conversation_id \
+                         LEFT JOIN messages lm \
+                           ON lm.conversation_id = c.id AND lm.seq = c.last_seq \
+                         WHERE v.user_id = $1 AND v.hidden = FALSE \
+                           AND ($2 = FALSE OR c.kind = 'group') \
+                           AND (c.updated_at < $3 OR (c.updated_at = $3 AND c.id < $4)) \
+                         ORDER BY c.updated_at DESC, c.id DESC \
+                         LIMIT $5"
+                    ))
+                    .bind(&req.user_id)
+                    .bind(req.groups_only)
+                    .bind(after_at)
+                    .bind(&after_id)
+                    .bind(limit + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let next_cursor = if rows.len() as i64 > limit {
+                        rows.truncate(limit as usize);
+                        rows.last()
+                            .map(|r| shared::encode_cursor(r.updated_at, &r.id))
+                    } else {
+                        None
+                    };
+                    // Every member of every conversation on the page, in one query.
+                    let mut members: std::collections::HashMap<String, Vec<String>> =
+                        std::collections::HashMap::new();
+                    if !rows.is_empty() {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(
+                            "SELECT conversation_id, user_id FROM members \
+                             WHERE conversation_id IN (",
+                        );
+                        let mut list = qb.separated(", ");
+                        for row in &rows {
+                            list.push_bind(row.id.as_str());
+                        }
+                        qb.push(") ORDER BY conversation_id, user_id");
+                        let pairs: Vec<(String, String)> =
+                            qb.build_query_as().fetch_all(self.reader()).await?;
+                        for (conversation_id, user_id) in pairs {
+                            members.entry(conversation_id).or_default().push(user_id);
+                        }
+                    }
+                    // Over all of the user's conversations, hidden and filtered ones included.
+                    // read_seq never exceeds last_seq, so every term is >= 0. SUM of BIGINT is
+                    // NUMERIC on PostgreSQL: cast back.
+                    let total_unread: i64 = sqlx::query_scalar(
+                        "SELECT CAST(COALESCE(SUM(c.last_seq - v.read_seq), 0) AS BIGINT) \
+                         FROM members v JOIN conversations c ON c.id = v.conversation_id \
+                         WHERE v.user_id = $1",
+                    )
+                    .bind(&req.user_id)
+                    .fetch_one(self.reader())
+                    .await?;
+                    let conversations = rows
+                        .into_iter()
+                        .map(|row| {
+                            let ids = members.remove(&row.id).unwrap_or_default();
+                            row.into_proto(ids)
+                        })
+                        .collect();
+                    Ok(ListConversationsResponse {
+                        conversations,
+                        next_cursor,
+                        total_unread,
+                    })
+                }
+
+                async fn set_read_seq(
+                    &self,
+                    conversation_id: &str,
+                    user_id: &str,
+                    seq: i64,
+                ) -> Result<i64, StoreError> {
+                    let current: Option<(i64, i64)> = sqlx::query_as(
+                        "SELECT v.read_seq, c.last_seq \
+                         FROM members v JOIN conversations c ON c.id = v.conversation_id \
+                         WHERE v.conversation_id = $1 AND v.user_id = $2",
+                    )
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    let (read_seq, last_seq) = current.ok_or(StoreError::NotFound("member"))?;
+                    // last_seq only grows, so a clamp from this read stays valid when we write.
+                    let target = seq.min(last_seq);
+                    if target <= read_seq {
+                        return Ok(read_seq);
+                    }
+                    // Forward only, even against a concurrent call that moved it further.
+                    let after: Option<i64> = sqlx::query_scalar(
+                        "UPDATE members \
+                         SET read_seq = CASE WHEN read_seq > $3 THEN read_seq ELSE $3 END \
+                         WHERE conversation_id = $1 AND user_id = $2 RETURNING read_seq",
+                    )
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .bind(target)
+                    .fetch_optional(self.writer())
+                    .await?;
+                    after.ok_or(StoreError::NotFound("member"))
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_conversations;
