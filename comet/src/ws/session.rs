@@ -173,13 +173,17 @@ async fn write_loop(
             _ = conn.close.cancelled() => break conn.close_code(),
             out = rx.recv() => {
                 let Some(Out::Text(text)) = out else { break 1000 };
-                if sink.send(Message::Text(text)).await.is_err() {
-                    return;
+                match write(&mut sink, text, conn, heartbeat).await {
+                    Written::Ok => {}
+                    Written::Gone => return,
+                    Written::Stop(code) => break code,
                 }
-                if conn.dropped.swap(false, Ordering::Relaxed)
-                    && sink.send(Message::Text(Utf8Bytes::from_static(RESYNC_ALL))).await.is_err()
-                {
-                    return;
+                if conn.dropped.swap(false, Ordering::Relaxed) {
+                    match write(&mut sink, Utf8Bytes::from_static(RESYNC_ALL), conn, heartbeat).await {
+                        Written::Ok => {}
+                        Written::Gone => return,
+                        Written::Stop(code) => break code,
+                    }
                 }
             }
             _ = ping.tick() => {
@@ -201,6 +205,27 @@ async fn write_loop(
         _ => "",
     };
     close(&mut sink, code, reason).await;
+}
+
+enum Written {
+    Ok,
+    /// The peer is gone: nothing more can be sent.
+    Gone,
+    /// Stop writing and close with this code.
+    Stop(u16),
+}
+
+/// Writes one frame, giving up when the client has not taken it within two heartbeat periods
+/// (it stopped reading: its TCP window is shut) or when the socket is asked to close meanwhile.
+/// Without this, a client that never reads would pin its socket open forever.
+async fn write(sink: &mut Sink, text: Utf8Bytes, conn: &Conn, heartbeat: Duration) -> Written {
+    tokio::select! {
+        sent = sink.send(Message::Text(text)) => {
+            if sent.is_ok() { Written::Ok } else { Written::Gone }
+        }
+        _ = conn.close.cancelled() => Written::Stop(conn.close_code()),
+        _ = tokio::time::sleep(2 * heartbeat) => Written::Stop(POLICY),
+    }
 }
 
 async fn read_loop(
