@@ -1,13 +1,16 @@
 //! Who is calling. Every logic RPC passes through [`interceptor`], which accepts either an end
 //! user's access token or the service credential (a comet node or backend service, which may
 //! name the user it acts for in `x-natter-*` metadata), and leaves a [`Caller`] in the request.
+//! A call made with a revoked session (its own token, or a comet node naming it) is refused
+//! here, once, for every service (see [`crate::revocations`]).
 
-use crate::error::LogicError;
+use crate::{error::LogicError, revocations::Revocations};
 use natter_proto::{
     ServiceToken,
     access::Verifier,
     credential::{CONNECTION_HEADER, SESSION_HEADER, USER_HEADER, bearer_of},
 };
+use std::sync::Arc;
 use tonic::{Request, Status};
 
 /// The identity a request was made with.
@@ -66,6 +69,7 @@ impl Caller {
 pub fn interceptor(
     verifier: Verifier,
     token: ServiceToken,
+    revocations: Arc<Revocations>,
 ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let caller = match bearer_of(&req) {
@@ -89,6 +93,12 @@ pub fn interceptor(
                 }
             }
         };
+        if let Some(session) = &caller.session_id
+            && revocations.is_revoked(session)
+        {
+            tracing::debug!(user_id = ?caller.user_id, "refused a revoked session");
+            return Err(Status::unauthenticated("session was revoked"));
+        }
         req.extensions_mut().insert(caller);
         Ok(req)
     }

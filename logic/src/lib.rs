@@ -13,6 +13,7 @@ mod fanout;
 pub mod keys;
 mod passwords;
 mod repo;
+mod revocations;
 mod services;
 mod validate;
 
@@ -33,6 +34,7 @@ use natter_proto::{
 };
 use natter_realtime::Bus;
 use std::sync::Arc;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::service::Routes;
 
 /// The logic tier's handlers: one value serves every `im.logic.v1` service.
@@ -46,6 +48,9 @@ struct Inner {
     keys: SigningKeys,
     repo: repo::Repo,
     fanout: fanout::Fanout,
+    revocations: Arc<revocations::Revocations>,
+    /// Stops the revocation polling when the last handle of this Logic is dropped.
+    _stop_polling: DropGuard,
 }
 
 impl Logic {
@@ -53,12 +58,17 @@ impl Logic {
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
         let fanout = fanout::Fanout::new(repo.presence.clone(), bus);
+        let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
+        let stop = CancellationToken::new();
+        revocations::spawn_refresh(revocations.clone(), repo.sessions.clone(), stop.clone());
         Self {
             inner: Arc::new(Inner {
                 config,
                 keys,
                 repo,
                 fanout,
+                revocations,
+                _stop_polling: stop.drop_guard(),
             }),
         }
     }
@@ -67,7 +77,11 @@ impl Logic {
 /// Every logic service behind the caller interceptor, ready to serve over gRPC or to be used
 /// in-process as a [`Transport`].
 pub fn routes(logic: Logic, token: &ServiceToken) -> Routes {
-    let auth = caller::interceptor(logic.inner.keys.verifier(), token.clone());
+    let auth = caller::interceptor(
+        logic.inner.keys.verifier(),
+        token.clone(),
+        logic.inner.revocations.clone(),
+    );
     Routes::new(AuthServiceServer::with_interceptor(
         logic.clone(),
         auth.clone(),

@@ -1,11 +1,15 @@
-//! `POST /v1/register`, `/v1/login`, `/v1/guest`, `/v1/refresh`: no token needed.
+//! `POST /v1/register`, `/v1/login`, `/v1/guest`, `/v1/refresh` (no token needed), and with a
+//! token `POST /v1/logout` and `POST /v1/guest/upgrade`.
 
-use super::Body;
+use super::{Authed, Body};
 use crate::{AppState, error::ApiError};
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use natter_proto::{
     json,
-    logic::{GuestLoginRequest, LoginRequest, RefreshRequest, RegisterRequest},
+    logic::{
+        Empty, GuestLoginRequest, LoginRequest, RefreshRequest, RegisterRequest,
+        UpgradeGuestRequest,
+    },
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -102,10 +106,53 @@ pub async fn refresh(
     Ok(Json(json::tokens(&tokens)))
 }
 
+/// 204: the session's tokens stop working and its sockets close with 4003 (logic kicks them).
+pub async fn logout(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> Result<StatusCode, ApiError> {
+    state
+        .logic
+        .auth
+        .clone()
+        .logout(who.request(Empty {}))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeBody {
+    email: String,
+    password: String,
+}
+
+/// 200 `Profile`: the guest keeps their id, nickname, chats and session.
+pub async fn upgrade_guest(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Body(b): Body<UpgradeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let req = UpgradeGuestRequest {
+        email: b.email,
+        password: b.password,
+    };
+    let profile = state
+        .logic
+        .auth
+        .clone()
+        .upgrade_guest(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(json::profile(&profile)))
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/register", post(register))
         .route("/v1/login", post(login))
         .route("/v1/guest", post(guest))
         .route("/v1/refresh", post(refresh))
+        .route("/v1/logout", post(logout))
+        .route("/v1/guest/upgrade", post(upgrade_guest))
 }

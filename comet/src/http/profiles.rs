@@ -1,8 +1,163 @@
-//! `/v1/profile...` and `/v1/users/...`: profiles and user search.
+//! `/v1/profile...`, `/v1/profiles/batch`, `/v1/users/search` and `/v1/account`: profiles, user
+//! search and account deletion. Every route needs a token; the rules live in logic.
 
-use crate::AppState;
-use axum::Router;
+use super::{Authed, Body, Params};
+use crate::{AppState, error::ApiError};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{delete, get, post},
+};
+use natter_proto::{
+    json,
+    logic::{
+        BatchGetProfilesRequest, Empty, GetProfileRequest, SearchUsersRequest, UpdateProfileRequest,
+    },
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// `GET /v1/profile/{user_id}`: anyone's profile (a deleted account says `deleted: true`).
+pub async fn get_profile(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let req = who.request(GetProfileRequest { user_id });
+    let profile = state
+        .logic
+        .users
+        .clone()
+        .get_profile(req)
+        .await?
+        .into_inner();
+    Ok(Json(json::profile(&profile)))
+}
+
+/// `GET /v1/profile`: the caller's own.
+pub async fn own_profile(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> Result<Json<Value>, ApiError> {
+    let req = who.request(GetProfileRequest {
+        user_id: who.user_id.clone(),
+    });
+    let profile = state
+        .logic
+        .users
+        .clone()
+        .get_profile(req)
+        .await?
+        .into_inner();
+    Ok(Json(json::profile(&profile)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    nickname: Option<String>,
+    bio: Option<String>,
+    avatar_url: Option<String>,
+}
+
+/// `PATCH /v1/profile`: the fields given change, the others stay.
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Body(b): Body<ProfilePatch>,
+) -> Result<Json<Value>, ApiError> {
+    let req = who.request(UpdateProfileRequest {
+        nickname: b.nickname,
+        bio: b.bio,
+        avatar_url: b.avatar_url,
+    });
+    let profile = state
+        .logic
+        .users
+        .clone()
+        .update_profile(req)
+        .await?
+        .into_inner();
+    Ok(Json(json::profile(&profile)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    user_ids: Vec<String>,
+}
+
+/// `POST /v1/profiles/batch`: up to 100 profiles in the order asked; unknown ids left out.
+pub async fn batch(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Body(b): Body<BatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let req = who.request(BatchGetProfilesRequest {
+        user_ids: b.user_ids,
+    });
+    let out = state
+        .logic
+        .users
+        .clone()
+        .batch_get_profiles(req)
+        .await?
+        .into_inner();
+    let profiles: Vec<Value> = out.profiles.iter().map(json::profile).collect();
+    Ok(Json(json!({ "profiles": profiles })))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    limit: i32,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/users/search?query=&limit=&cursor=`: nickname prefix, ordered by nickname.
+pub async fn search(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Params(q): Params<SearchQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let req = who.request(SearchUsersRequest {
+        query: q.query,
+        limit: q.limit,
+        cursor: q.cursor,
+    });
+    let out = state
+        .logic
+        .users
+        .clone()
+        .search_users(req)
+        .await?
+        .into_inner();
+    let results: Vec<Value> = out.results.iter().map(json::profile).collect();
+    let mut body = json!({ "results": results });
+    if let Some(cursor) = out.next_cursor {
+        body["next_cursor"] = Value::String(cursor);
+    }
+    Ok(Json(body))
+}
+
+/// `DELETE /v1/account`: 204; messages stay, every session ends, sockets close with 4003.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> Result<StatusCode, ApiError> {
+    let req = who.request(Empty {});
+    state.logic.users.clone().delete_account(req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/profile", get(own_profile).patch(update_profile))
+        .route("/v1/profile/{user_id}", get(get_profile))
+        .route("/v1/profiles/batch", post(batch))
+        .route("/v1/users/search", get(search))
+        .route("/v1/account", delete(delete_account))
 }

@@ -1,14 +1,19 @@
-use crate::{LogicError, convert, passwords, validate};
+//! `im.logic.v1.AuthService`: accounts, sessions and tokens, logout, guest upgrade, and the
+//! access check backend services ask before acting in a conversation.
+
+use super::users::{chosen_nickname, profile};
+use crate::{Caller, LogicError, convert, passwords, validate};
 use natter_proto::{
     access::AccessClaims,
     logic::{
-        Empty, GuestLoginRequest, LoginRequest, RefreshRequest, RegisterRequest, Tokens,
+        CheckAccessRequest, CheckAccessResponse, Empty, GuestLoginRequest, LoginRequest,
+        MemberRole, Profile, RefreshRequest, RegisterRequest, Tokens, UpgradeGuestRequest,
         ValidateTokenRequest, ValidateTokenResponse, VerifyingKey,
         auth_service_server::AuthService,
     },
     repo::{
-        CreateSessionRequest, CreateUserRequest, GetUserByEmailRequest, RotateOutcome,
-        RotateRefreshTokenRequest, SessionRef,
+        self, Conversation, CreateSessionRequest, CreateUserRequest, GetUserByEmailRequest,
+        GetUsersRequest, MemberRef, RotateOutcome, RotateRefreshTokenRequest, SessionRef,
     },
 };
 use sha2::{Digest, Sha256};
@@ -67,6 +72,77 @@ impl crate::Logic {
             Err(s) => Err(LogicError::upstream(s)),
         }
     }
+
+    /// Marks sessions revoked on this instance at once (others learn it by polling) and
+    /// closes their sockets on every comet node with 4003.
+    pub(crate) async fn end_sessions(&self, user_id: String, session_ids: Vec<String>) {
+        let now = convert::now_ms();
+        for id in &session_ids {
+            self.inner.revocations.insert(id.clone(), now);
+        }
+        self.inner.fanout.kick(user_id, session_ids, 4003).await;
+    }
+
+    /// The caller's role in `conv`. Admins are known only to the member row (GetMember); until
+    /// the repo serves it, the owner is told apart by the conversation's owner_id.
+    async fn role_in(&self, conv: &Conversation, user_id: &str) -> Result<MemberRole, LogicError> {
+        let req = MemberRef {
+            conversation_id: conv.conversation_id.clone(),
+            user_id: user_id.to_owned(),
+        };
+        let mut conversations = self.inner.repo.conversations.clone();
+        let role = match conversations.get_member(req).await {
+            Ok(member) => member.into_inner().role,
+            Err(s) if s.code() == Code::Unimplemented => {
+                let owner = !conv.owner_id.is_empty() && conv.owner_id == user_id;
+                if owner { "owner" } else { "member" }.to_owned()
+            }
+            Err(s) if s.code() == Code::NotFound => {
+                return Err(LogicError::PermissionDenied(
+                    "not a member of this conversation",
+                ));
+            }
+            Err(s) => return Err(LogicError::upstream(s)),
+        };
+        Ok(match role.as_str() {
+            "owner" => MemberRole::Owner,
+            "admin" => MemberRole::Admin,
+            _ => MemberRole::Member,
+        })
+    }
+}
+
+/// What CheckAccess can be asked about.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Action {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Action {
+    fn parse(raw: &str) -> Result<Self, LogicError> {
+        match raw {
+            "read" => Ok(Self::Read),
+            "write" => Ok(Self::Write),
+            "admin" => Ok(Self::Admin),
+            other => Err(LogicError::invalid(format!(
+                "action must be read, write or admin, not {other:?}"
+            ))),
+        }
+    }
+
+    /// Every member reads and writes; administering needs an admin or the owner.
+    fn allowed_for(self, role: MemberRole) -> bool {
+        match self {
+            Self::Read | Self::Write => true,
+            Self::Admin => matches!(role, MemberRole::Admin | MemberRole::Owner),
+        }
+    }
+}
+
+fn not_a_guest() -> LogicError {
+    LogicError::FailedPrecondition("only a guest account can be upgraded".into())
 }
 
 /// 256 random bits (two v4 UUIDs' worth of the OS CSPRNG), hex.
@@ -98,7 +174,7 @@ impl AuthService for crate::Logic {
         let email = validate::email(&req.email)?;
         validate::password(&req.password)?;
         let nickname = match req.nickname.as_deref() {
-            Some(n) => validate::nickname(n)?,
+            Some(n) => chosen_nickname(n)?,
             None => generated_nickname("user"),
         };
         let device_id = validate::device_id(req.device_id.as_deref())?;
@@ -149,7 +225,7 @@ impl AuthService for crate::Logic {
     ) -> Result<Response<Tokens>, Status> {
         let req = req.into_inner();
         let nickname = match req.nickname.as_deref() {
-            Some(n) => validate::nickname(n)?,
+            Some(n) => chosen_nickname(n)?,
             None => generated_nickname("guest"),
         };
         let device_id = validate::device_id(req.device_id.as_deref())?;
@@ -193,10 +269,7 @@ impl AuthService for crate::Logic {
             ))),
             RotateOutcome::Reused => {
                 tracing::warn!(session_id = %out.session_id, "refresh token reused: session revoked");
-                self.inner
-                    .fanout
-                    .kick(out.user_id, vec![out.session_id], 4003)
-                    .await;
+                self.end_sessions(out.user_id, vec![out.session_id]).await;
                 Err(LogicError::Unauthenticated(
                     "refresh token was already used: the session is revoked",
                 )
@@ -223,6 +296,9 @@ impl AuthService for crate::Logic {
             .verifier()
             .verify(&token)
             .map_err(|_| LogicError::Unauthenticated("invalid or expired access token"))?;
+        if self.inner.revocations.is_revoked(&claims.sid) {
+            return Err(LogicError::Unauthenticated("session was revoked").into());
+        }
         let mut sessions = self.inner.repo.sessions.clone();
         let session = sessions
             .get_session(SessionRef {
@@ -241,6 +317,94 @@ impl AuthService for crate::Logic {
         }))
     }
 
+    async fn logout(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
+        let caller = Caller::of(&req);
+        let user = caller.user()?;
+        if user.session_id.is_empty() {
+            return Err(LogicError::Unauthenticated(
+                "logout needs the caller's session: call it with an access token",
+            )
+            .into());
+        }
+        let session_id = user.session_id.to_owned();
+        // The session id comes from a verified token (or a comet node that verified one), so
+        // it is the caller's own.
+        self.inner
+            .repo
+            .sessions
+            .clone()
+            .revoke_session(SessionRef {
+                session_id: session_id.clone(),
+            })
+            .await
+            .map_err(LogicError::upstream)?;
+        self.end_sessions(user.id.to_owned(), vec![session_id])
+            .await;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn upgrade_guest(
+        &self,
+        req: Request<UpgradeGuestRequest>,
+    ) -> Result<Response<Profile>, Status> {
+        let caller = Caller::of(&req);
+        let user_id = caller.user()?.id.to_owned();
+        let req = req.into_inner();
+        let email = validate::email(&req.email)?;
+        validate::password(&req.password)?;
+        // A cheap read first, so a full account cannot make us spend an argon2 hash.
+        let mut users = self.inner.repo.users.clone();
+        let current = users
+            .get_users(GetUsersRequest {
+                user_ids: vec![user_id.clone()],
+            })
+            .await
+            .map_err(LogicError::upstream)?
+            .into_inner()
+            .users;
+        match current.first() {
+            Some(u) if u.is_guest && !u.deleted => {}
+            Some(u) if !u.deleted => return Err(not_a_guest().into()),
+            _ => return Err(LogicError::NotFound("user not found").into()),
+        }
+        let password_hash = passwords::hash(req.password).await?;
+        let upgrade = repo::UpgradeGuestRequest {
+            user_id,
+            email,
+            password_hash,
+        };
+        let user = match users.upgrade_guest(upgrade).await {
+            Ok(user) => user.into_inner(),
+            Err(s) => {
+                return Err(match s.code() {
+                    Code::AlreadyExists => LogicError::AlreadyExists("email is already registered"),
+                    Code::FailedPrecondition => not_a_guest(),
+                    Code::NotFound => LogicError::NotFound("user not found"),
+                    _ => LogicError::upstream(s),
+                }
+                .into());
+            }
+        };
+        Ok(Response::new(profile(user)))
+    }
+
+    async fn check_access(
+        &self,
+        req: Request<CheckAccessRequest>,
+    ) -> Result<Response<CheckAccessResponse>, Status> {
+        let caller = Caller::of(&req);
+        let user_id = caller.user()?.id.to_owned();
+        let req = req.into_inner();
+        let conversation_id = validate::id(&req.conversation_id, "conversation_id")?;
+        let action = Action::parse(&req.action)?;
+        let conv = self.member_view(conversation_id, &user_id).await?;
+        let role = self.role_in(&conv, &user_id).await?;
+        Ok(Response::new(CheckAccessResponse {
+            allowed: action.allowed_for(role),
+            role: role as i32,
+        }))
+    }
+
     async fn get_verifying_key(
         &self,
         _req: Request<Empty>,
@@ -249,5 +413,22 @@ impl AuthService for crate::Logic {
             algorithm: "EdDSA".into(),
             public_key_pem: self.inner.keys.public_pem().to_owned(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_read_and_write_and_only_admins_and_owners_administer() {
+        for role in [MemberRole::Member, MemberRole::Admin, MemberRole::Owner] {
+            assert!(Action::parse("read").unwrap().allowed_for(role));
+            assert!(Action::parse("write").unwrap().allowed_for(role));
+        }
+        let admin = Action::parse("admin").unwrap();
+        assert!(!admin.allowed_for(MemberRole::Member));
+        assert!(admin.allowed_for(MemberRole::Admin) && admin.allowed_for(MemberRole::Owner));
+        assert!(Action::parse("delete").is_err() && Action::parse("").is_err());
     }
 }

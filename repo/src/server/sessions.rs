@@ -1,7 +1,8 @@
 use super::{RepoService, reply};
 use natter_proto::repo::{
-    CreateSessionRequest, Empty, RotateRefreshTokenRequest, RotateRefreshTokenResponse, Session,
-    SessionRef, session_store_server::SessionStore,
+    CreateSessionRequest, Empty, ListRevokedSessionsRequest, ListRevokedSessionsResponse,
+    RevokeUserSessionsResponse, RotateRefreshTokenRequest, RotateRefreshTokenResponse, Session,
+    SessionRef, UserRef, session_store_server::SessionStore,
 };
 use tonic::{Request, Response, Status};
 
@@ -31,7 +32,26 @@ impl SessionStore for RepoService {
         reply(self.store.revoke_session(&id).await.map(|()| Empty {}))
     }
 
+    async fn revoke_user_sessions(
+        &self,
+        req: Request<UserRef>,
+    ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
+        let revoked = self
+            .store
+            .revoke_user_sessions(&req.into_inner().user_id)
+            .await;
+        reply(revoked.map(|session_ids| RevokeUserSessionsResponse { session_ids }))
+    }
+
     async fn get_session(&self, req: Request<SessionRef>) -> Result<Response<Session>, Status> {
         reply(self.store.get_session(&req.into_inner().session_id).await)
+    }
+
+    async fn list_revoked_sessions(
+        &self,
+        req: Request<ListRevokedSessionsRequest>,
+    ) -> Result<Response<ListRevokedSessionsResponse>, Status> {
+        let sessions = self.store.list_revoked_sessions(req.into_inner()).await;
+        reply(sessions.map(|sessions| ListRevokedSessionsResponse { sessions }))
     }
 }

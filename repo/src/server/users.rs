@@ -1,6 +1,7 @@
 use super::{RepoService, reply};
 use natter_proto::repo::{
-    CreateUserRequest, GetUserByEmailRequest, GetUsersRequest, GetUsersResponse, User,
+    CreateUserRequest, DeleteUserRequest, GetUserByEmailRequest, GetUsersRequest, GetUsersResponse,
+    RevokeUserSessionsResponse, SearchUsersRequest, UpdateUserRequest, UpgradeGuestRequest, User,
     user_store_server::UserStore,
 };
 use tonic::{Request, Response, Status};
@@ -24,5 +25,32 @@ impl UserStore for RepoService {
     ) -> Result<Response<GetUsersResponse>, Status> {
         let users = self.store.get_users(&req.into_inner().user_ids).await;
         reply(users.map(|users| GetUsersResponse { users }))
+    }
+
+    async fn update_user(&self, req: Request<UpdateUserRequest>) -> Result<Response<User>, Status> {
+        reply(self.store.update_user(req.into_inner()).await)
+    }
+
+    async fn search_users(
+        &self,
+        req: Request<SearchUsersRequest>,
+    ) -> Result<Response<GetUsersResponse>, Status> {
+        let users = self.store.search_users(req.into_inner()).await;
+        reply(users.map(|users| GetUsersResponse { users }))
+    }
+
+    async fn delete_user(
+        &self,
+        req: Request<DeleteUserRequest>,
+    ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
+        let revoked = self.store.delete_user(req.into_inner()).await;
+        reply(revoked.map(|session_ids| RevokeUserSessionsResponse { session_ids }))
+    }
+
+    async fn upgrade_guest(
+        &self,
+        req: Request<UpgradeGuestRequest>,
+    ) -> Result<Response<User>, Status> {
+        reply(self.store.upgrade_guest(req.into_inner()).await)
     }
 }

@@ -6,8 +6,10 @@ macro_rules! impl_accounts {
         mod accounts_impl {
             use super::*;
             use natter_proto::repo::{
-                CreateSessionRequest, CreateUserRequest, RotateOutcome, RotateRefreshTokenRequest,
-                RotateRefreshTokenResponse, Session, User,
+                CreateSessionRequest, CreateUserRequest, DeleteUserRequest,
+                ListRevokedSessionsRequest, RevokedSession, RotateOutcome,
+                RotateRefreshTokenRequest, RotateRefreshTokenResponse, SearchUsersRequest,
+                Session, UpdateUserRequest, UpgradeGuestRequest, User,
             };
             use $crate::store::StoreError;
             use $crate::store::sql as shared;
@@ -70,6 +72,109 @@ macro_rules! impl_accounts {
                         users.extend(rows.into_iter().map(|r| r.into_proto(false)));
                     }
                     Ok(users)
+                }
+
+                async fn update_user(&self, req: UpdateUserRequest) -> Result<User, StoreError> {
+                    // NULL leaves a column as it is: one statement for any subset of fields.
+                    let row: Option<shared::UserRow> = sqlx::query_as(concat!(
+                        "UPDATE users SET nickname = COALESCE($2, nickname), \
+                         bio = COALESCE($3, bio), avatar_url = COALESCE($4, avatar_url), \
+                         email = COALESCE($5, email), \
+                         password_hash = COALESCE($6, password_hash) \
+                         WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                        user_cols!()
+                    ))
+                    .bind(&req.user_id)
+                    .bind(req.nickname)
+                    .bind(req.bio)
+                    .bind(req.avatar_url)
+                    .bind(req.email.map(|e| e.to_lowercase()))
+                    .bind(req.password_hash)
+                    .fetch_optional(self.writer())
+                    .await
+                    .map_err(|e| shared::db_err(e, "user"))?;
+                    Ok(row.ok_or(StoreError::NotFound("user"))?.into_proto(false))
+                }
+
+                async fn search_users(
+                    &self,
+                    req: SearchUsersRequest,
+                ) -> Result<Vec<User>, StoreError> {
+                    // A range on the unique nickname index: every nickname of the alphabet
+                    // [a-z0-9_] that starts with the prefix sorts before prefix + "~".
+                    let upper = format!("{}~", req.prefix);
+                    let rows: Vec<shared::UserRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        user_cols!(),
+                        " FROM users WHERE nickname >= $1 AND nickname < $2 AND nickname > $3 \
+                         AND deleted_at IS NULL ORDER BY nickname LIMIT $4"
+                    ))
+                    .bind(&req.prefix)
+                    .bind(upper)
+                    .bind(req.after_nickname.unwrap_or_default())
+                    .bind($crate::store::page_limit(req.limit, 20))
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(rows.into_iter().map(|r| r.into_proto(false)).collect())
+                }
+
+                async fn upgrade_guest(&self, req: UpgradeGuestRequest) -> Result<User, StoreError> {
+                    // The guard in WHERE makes a concurrent double upgrade apply once.
+                    let row: Option<shared::UserRow> = sqlx::query_as(concat!(
+                        "UPDATE users SET email = $2, password_hash = $3, is_guest = FALSE \
+                         WHERE id = $1 AND is_guest = TRUE AND deleted_at IS NULL RETURNING ",
+                        user_cols!()
+                    ))
+                    .bind(&req.user_id)
+                    .bind(req.email.to_lowercase())
+                    .bind(&req.password_hash)
+                    .fetch_optional(self.writer())
+                    .await
+                    .map_err(|e| shared::db_err(e, "user"))?;
+                    if let Some(row) = row {
+                        return Ok(row.into_proto(false));
+                    }
+                    let ids = std::slice::from_ref(&req.user_id);
+                    let found = <Self as $crate::store::AccountStore>::get_users(self, ids).await?;
+                    match found.into_iter().next() {
+                        Some(user) if !user.deleted => Err(StoreError::FailedPrecondition(
+                            "not a guest account".into(),
+                        )),
+                        _ => Err(StoreError::NotFound("user")),
+                    }
+                }
+
+                async fn delete_user(
+                    &self,
+                    req: DeleteUserRequest,
+                ) -> Result<Vec<String>, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    // The row stays: messages keep their sender. What identified the person
+                    // (email, password, nickname, bio, avatar) goes, freeing email and nickname.
+                    let deleted: Option<String> = sqlx::query_scalar(
+                        "UPDATE users SET deleted_at = $3, nickname = $2, email = NULL, \
+                         password_hash = '', bio = '', avatar_url = '' \
+                         WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+                    )
+                    .bind(&req.user_id)
+                    .bind(&req.deleted_nickname)
+                    .bind(req.now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| shared::db_err(e, "user"))?;
+                    if deleted.is_none() {
+                        return Err(StoreError::NotFound("user"));
+                    }
+                    let revoked: Vec<String> = sqlx::query_scalar(
+                        "UPDATE sessions SET revoked_at = $2 \
+                         WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+                    )
+                    .bind(&req.user_id)
+                    .bind(req.now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(revoked)
                 }
 
                 async fn create_session(
@@ -210,6 +315,45 @@ macro_rules! impl_accounts {
                     .execute(self.writer())
                     .await?;
                     Ok(())
+                }
+
+                async fn revoke_user_sessions(
+                    &self,
+                    user_id: &str,
+                ) -> Result<Vec<String>, StoreError> {
+                    Ok(sqlx::query_scalar(
+                        "UPDATE sessions SET revoked_at = $2 \
+                         WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+                    )
+                    .bind(user_id)
+                    .bind(shared::now_ms())
+                    .fetch_all(self.writer())
+                    .await?)
+                }
+
+                async fn list_revoked_sessions(
+                    &self,
+                    req: ListRevokedSessionsRequest,
+                ) -> Result<Vec<RevokedSession>, StoreError> {
+                    // Served by sessions_revoked_idx (revoked_at, id), partial on revoked rows.
+                    let limit = if req.limit <= 0 { 1_000 } else { i64::from(req.limit).min(10_000) };
+                    let rows: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT id, revoked_at FROM sessions WHERE revoked_at IS NOT NULL \
+                         AND (revoked_at > $1 OR (revoked_at = $1 AND id > $2)) \
+                         ORDER BY revoked_at, id LIMIT $3",
+                    )
+                    .bind(req.since_ms)
+                    .bind(&req.after_session_id)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(session_id, revoked_at)| RevokedSession {
+                            session_id,
+                            revoked_at,
+                        })
+                        .collect())
                 }
             }
         }
