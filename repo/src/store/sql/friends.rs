@@ -42,9 +42,12 @@ pub(crate) fn is_duplicate_pending(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+pub(crate) mod queries;
+
 /// Expands the `FriendStore` impl for a store type on a sqlx database (see [`super::impl_store`]).
 macro_rules! impl_friends {
     ($store:ty, $db:ty) => {
+        $crate::store::sql::friends::queries::impl_friend_queries!($store, $db);
         mod friends_impl {
             use super::*;
             use natter_proto::repo::{
@@ -55,117 +58,6 @@ macro_rules! impl_friends {
             use $crate::store::friends::{MAX_BLOCKS, MAX_LISTED_REQUESTS};
             use $crate::store::sql as shared;
             use $crate::store::sql::friends::{RequestRow, is_duplicate_pending, request_cols};
-
-            type Conn = <$db as sqlx::Database>::Connection;
-
-            /// Queries of this domain run on a connection the caller holds.
-            impl $store {
-                async fn blocked_on(conn: &mut Conn, a: &str, b: &str) -> Result<bool, sqlx::Error> {
-                    let hit: Option<String> = sqlx::query_scalar(
-                        "SELECT user_id FROM blocks \
-                         WHERE (user_id = $1 AND blocked_id = $2) \
-                            OR (user_id = $2 AND blocked_id = $1) LIMIT 1",
-                    )
-                    .bind(a)
-                    .bind(b)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    Ok(hit.is_some())
-                }
-
-                async fn friends_on(conn: &mut Conn, a: &str, b: &str) -> Result<bool, sqlx::Error> {
-                    let hit: Option<String> = sqlx::query_scalar(
-                        "SELECT friend_id FROM friendships WHERE user_id = $1 AND friend_id = $2",
-                    )
-                    .bind(a)
-                    .bind(b)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    Ok(hit.is_some())
-                }
-
-                async fn pending_on(
-                    conn: &mut Conn,
-                    from: &str,
-                    to: &str,
-                ) -> Result<Option<RequestRow>, sqlx::Error> {
-                    sqlx::query_as(concat!(
-                        "SELECT ",
-                        request_cols!(),
-                        " FROM friend_requests \
-                         WHERE from_user_id = $1 AND to_user_id = $2 AND status = 'pending'"
-                    ))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_optional(&mut *conn)
-                    .await
-                }
-
-                /// Sets a pending request's status; `None` if it was not pending (or unknown).
-                async fn settle_on(
-                    conn: &mut Conn,
-                    request_id: &str,
-                    status: &str,
-                    now: i64,
-                ) -> Result<Option<RequestRow>, sqlx::Error> {
-                    sqlx::query_as(concat!(
-                        "UPDATE friend_requests SET status = $2, updated_at = $3 \
-                         WHERE id = $1 AND status = 'pending' RETURNING ",
-                        request_cols!()
-                    ))
-                    .bind(request_id)
-                    .bind(status)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await
-                }
-
-                /// Records the friendship both ways and settles any request still pending
-                /// between the two (two requests may have crossed).
-                async fn befriend_on(
-                    conn: &mut Conn,
-                    a: &str,
-                    b: &str,
-                    now: i64,
-                ) -> Result<(), StoreError> {
-                    for (x, y) in [(a, b), (b, a)] {
-                        sqlx::query(
-                            "INSERT INTO friendships (user_id, friend_id, created_at) \
-                             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(x)
-                        .bind(y)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(|e| shared::db_err(e, "user"))?;
-                    }
-                    sqlx::query(
-                        "UPDATE friend_requests SET status = 'accepted', updated_at = $3 \
-                         WHERE status = 'pending' AND ((from_user_id = $1 AND to_user_id = $2) \
-                            OR (from_user_id = $2 AND to_user_id = $1))",
-                    )
-                    .bind(a)
-                    .bind(b)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                }
-
-                /// Deletes the friendship both ways; how many rows went.
-                async fn unfriend_on(conn: &mut Conn, a: &str, b: &str) -> Result<u64, sqlx::Error> {
-                    let done = sqlx::query(
-                        "DELETE FROM friendships WHERE (user_id = $1 AND friend_id = $2) \
-                            OR (user_id = $2 AND friend_id = $1)",
-                    )
-                    .bind(a)
-                    .bind(b)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected())
-                }
-            }
 
             #[async_trait::async_trait]
             impl $crate::store::FriendStore for $store {
@@ -185,7 +77,8 @@ macro_rules! impl_friends {
                         return Err(StoreError::AlreadyExists("friend request"));
                     }
                     if let Some(theirs) = Self::pending_on(&mut tx, to, from).await? {
-                        let accepted = Self::settle_on(&mut tx, &theirs.id, "accepted", req.created_at)
+                        let at = req.created_at;
+                        let accepted = Self::settle_on(&mut tx, &theirs.id, "accepted", at)
                             .await?
                             .ok_or(StoreError::NotFound("friend request"))?;
                         Self::befriend_on(&mut tx, from, to, req.created_at).await?;
@@ -227,7 +120,9 @@ macro_rules! impl_friends {
                     .bind(request_id)
                     .fetch_optional(self.reader())
                     .await?;
-                    Ok(row.ok_or(StoreError::NotFound("friend request"))?.into_proto())
+                    Ok(row
+                        .ok_or(StoreError::NotFound("friend request"))?
+                        .into_proto())
                 }
 
                 async fn set_friend_request_status(
@@ -328,7 +223,11 @@ macro_rules! impl_friends {
                     Ok(Self::friends_on(&mut conn, user_id, other_user_id).await?)
                 }
 
-                async fn block(&self, user_id: &str, other_user_id: &str) -> Result<(), StoreError> {
+                async fn block(
+                    &self,
+                    user_id: &str,
+                    other_user_id: &str,
+                ) -> Result<(), StoreError> {
                     let mut tx = self.begin_write().await?;
                     let count: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM blocks WHERE user_id = $1")
@@ -364,12 +263,17 @@ macro_rules! impl_friends {
                     Ok(())
                 }
 
-                async fn unblock(&self, user_id: &str, other_user_id: &str) -> Result<(), StoreError> {
-                    let done = sqlx::query("DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2")
-                        .bind(user_id)
-                        .bind(other_user_id)
-                        .execute(self.writer())
-                        .await?;
+                async fn unblock(
+                    &self,
+                    user_id: &str,
+                    other_user_id: &str,
+                ) -> Result<(), StoreError> {
+                    let done =
+                        sqlx::query("DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2")
+                            .bind(user_id)
+                            .bind(other_user_id)
+                            .execute(self.writer())
+                            .await?;
                     match done.rows_affected() {
                         0 => Err(StoreError::NotFound("block")),
                         _ => Ok(()),
@@ -396,7 +300,10 @@ macro_rules! impl_friends {
                     .await?)
                 }
 
-                async fn find_user_by_nickname(&self, nickname: &str) -> Result<String, StoreError> {
+                async fn find_user_by_nickname(
+                    &self,
+                    nickname: &str,
+                ) -> Result<String, StoreError> {
                     let id: Option<String> = sqlx::query_scalar(
                         "SELECT id FROM users WHERE nickname = $1 AND deleted_at IS NULL",
                     )
