@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use natter::stack::{self, Shared};
 use natter_comet::CometConfig;
+use natter_logic::LogicConfig;
 use natter_proto::ServiceToken;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use tokio::net::TcpListener;
@@ -27,6 +28,8 @@ struct Cli {
     data_dir: PathBuf,
     #[command(flatten)]
     comet: CometArgs,
+    #[command(flatten)]
+    logic: LogicArgs,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +64,8 @@ enum Command {
             default_value = "./data/jwt-ed25519.pem"
         )]
         jwt_key_file: PathBuf,
+        #[command(flatten)]
+        logic: LogicArgs,
         #[command(flatten)]
         shared: SharedArgs,
     },
@@ -117,6 +122,22 @@ struct CometArgs {
     ws_rate: u32,
 }
 
+#[derive(Args)]
+struct LogicArgs {
+    /// Only friends may open a direct chat or write in one (default: anyone not blocked).
+    #[arg(long, env = "NATTER_DIRECT_REQUIRES_FRIENDSHIP")]
+    direct_requires_friendship: bool,
+}
+
+impl LogicArgs {
+    fn config(&self) -> LogicConfig {
+        LogicConfig {
+            direct_requires_friendship: self.direct_requires_friendship,
+            ..LogicConfig::default()
+        }
+    }
+}
+
 impl CometArgs {
     fn config(&self, node_id: Option<String>) -> CometConfig {
         let mut config = CometConfig {
@@ -162,7 +183,8 @@ async fn main() -> anyhow::Result<()> {
                 cli.http_addr,
                 cli.data_dir.display()
             );
-            stack::embedded(&cli.data_dir, listener, cli.comet.config(None), shutdown).await
+            let (comet, logic) = (cli.comet.config(None), cli.logic.config());
+            stack::embedded(&cli.data_dir, listener, comet, logic, shutdown).await
         }
         Some(Command::Repo {
             grpc_addr,
@@ -177,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
             grpc_addr,
             repo_url,
             jwt_key_file,
+            logic,
             shared,
         }) => {
             let listener = bind(grpc_addr).await?;
@@ -184,6 +207,7 @@ async fn main() -> anyhow::Result<()> {
             stack::logic(
                 &repo_url,
                 &jwt_key_file,
+                logic.config(),
                 &shared.shared(),
                 listener,
                 shutdown,

@@ -22,6 +22,7 @@ pub async fn embedded(
     data_dir: &Path,
     listener: TcpListener,
     comet: CometConfig,
+    logic_config: LogicConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
@@ -37,7 +38,7 @@ pub async fn embedded(
     let repo = natter_repo::routes(RepoService::new(store, presence), &token);
     let keys = SigningKeys::load_or_create(&data_dir.join("jwt-ed25519.pem"))?;
     let logic = Logic::new(
-        LogicConfig::default(),
+        logic_config,
         keys,
         local_transport(repo, &token),
         bus.clone(),
@@ -97,6 +98,7 @@ pub async fn repo(
 pub async fn logic(
     repo_url: &str,
     key_file: &Path,
+    config: LogicConfig,
     shared: &Shared,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -108,7 +110,7 @@ pub async fn logic(
             .await
             .context("connecting to Redis")?,
     );
-    let logic = Logic::new(LogicConfig::default(), keys, repo, bus);
+    let logic = Logic::new(config, keys, repo, bus);
     let routes = natter_logic::routes(logic, &shared.token);
     crate::serve::grpc(listener, routes, async move { shutdown.cancelled().await }).await?;
     Ok(())

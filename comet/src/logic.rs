@@ -20,10 +20,9 @@ pub struct LogicClients {
     pub groups: GroupServiceClient<Transport>,
     pub messages: MessageServiceClient<Transport>,
     pub presence: PresenceServiceClient<Transport>,
-    // The profile and friend routes come with their issue; the clients are wired already.
+    // The profile routes come with their issue; the client is wired already.
     #[allow(dead_code)]
     pub users: UserServiceClient<Transport>,
-    #[allow(dead_code)]
     pub friends: FriendServiceClient<Transport>,
 }
 

@@ -12,6 +12,9 @@ pub struct LogicConfig {
     /// Upper bound on the time a fan-out may take before the send answers anyway (the message
     /// is stored; recipients catch up by `sync`).
     pub fanout_timeout: Duration,
+    /// When true, a direct chat (opening one, sending in one) needs the two to be friends; when
+    /// false anyone not blocked may write to anyone.
+    pub direct_requires_friendship: bool,
 }
 
 impl Default for LogicConfig {
@@ -20,6 +23,7 @@ impl Default for LogicConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             fanout_timeout: Duration::from_secs(2),
+            direct_requires_friendship: false,
         }
     }
 }

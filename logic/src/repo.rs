@@ -16,8 +16,6 @@ pub struct Repo {
     pub sessions: SessionStoreClient<Transport>,
     pub conversations: ConversationStoreClient<Transport>,
     pub messages: MessageStoreClient<Transport>,
-    // Friends come with their issue; the client is wired already.
-    #[allow(dead_code)]
     pub friends: FriendStoreClient<Transport>,
     pub presence: PresenceStoreClient<Transport>,
 }

@@ -3,7 +3,8 @@
 //! encoder is what makes a pushed `Message` identical to a fetched one.
 
 use crate::logic::{
-    Conversation, ConversationType, Member, MemberRole, Message, MessageType, Profile, Tokens,
+    Conversation, ConversationType, FriendRequest, FriendRequestStatus, Member, MemberRole,
+    Message, MessageType, Profile, Tokens,
 };
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use std::collections::HashMap;
@@ -143,6 +144,20 @@ impl Serialize for SortedMap<'_> {
         }
         map.end()
     }
+}
+
+/// `FriendRequest` = {request_id, from_user_id, to_user_id, status: PENDING|ACCEPTED|DECLINED,
+/// created_at}.
+pub fn friend_request(r: &FriendRequest) -> serde_json::Value {
+    let status = match r.status() {
+        FriendRequestStatus::Accepted => "ACCEPTED",
+        FriendRequestStatus::Declined => "DECLINED",
+        FriendRequestStatus::Pending | FriendRequestStatus::Unspecified => "PENDING",
+    };
+    serde_json::json!({
+        "request_id": r.request_id, "from_user_id": r.from_user_id,
+        "to_user_id": r.to_user_id, "status": status, "created_at": r.created_at,
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 mod accounts;
 #[path = "store_contract/conversations.rs"]
 mod conversations;
+#[path = "store_contract/friends.rs"]
+mod friends;
 #[path = "store_contract/harness.rs"]
 mod harness;
 #[path = "store_contract/messages.rs"]
@@ -158,6 +160,14 @@ contract_tests! {
         messages::history_pages_newest_first_and_sync_pages_oldest_first,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
+        friends::a_request_is_pending_once_per_direction_and_a_crossing_one_accepts_it,
+        friends::a_request_is_answered_once,
+        friends::pending_requests_are_listed_by_direction,
+        friends::friends_are_paged_in_id_order,
+        friends::removing_a_friend_ends_it_both_ways_once,
+        friends::a_block_clears_friendship_and_requests_and_refuses_new_ones,
+        friends::direct_relation_names_the_other_member_to_members_only,
+        friends::users_are_found_by_exact_nickname,
     ]
     fixture: [
         conversations::group_has_owner_and_members_with_roles,

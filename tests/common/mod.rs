@@ -7,6 +7,7 @@
 
 use natter::stack::{self, Shared};
 use natter_comet::CometConfig;
+use natter_logic::LogicConfig;
 use natter_proto::ServiceToken;
 use natter_testkit::{Api, TestDatabase, redis_prefix, redis_url};
 use std::{net::SocketAddr, path::PathBuf};
@@ -30,6 +31,7 @@ pub struct Stack {
     db: Option<TestDatabase>,
     shared: Option<Shared>,
     pub logic_addr: Option<SocketAddr>,
+    logic_config: LogicConfig,
 }
 
 async fn bind() -> (TcpListener, SocketAddr) {
@@ -48,6 +50,20 @@ impl Stack {
         backend: Backend,
         comets: usize,
         tune: impl Fn(&mut CometConfig),
+    ) -> Stack {
+        Self::start_tuned(backend, comets, tune, LogicConfig::default()).await
+    }
+
+    /// A stack whose logic tier runs with `logic` (policy switches).
+    pub async fn start_with_logic(backend: Backend, comets: usize, logic: LogicConfig) -> Stack {
+        Self::start_tuned(backend, comets, |_| {}, logic).await
+    }
+
+    async fn start_tuned(
+        backend: Backend,
+        comets: usize,
+        tune: impl Fn(&mut CometConfig),
+        logic_config: LogicConfig,
     ) -> Stack {
         natter_testkit::init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -74,6 +90,7 @@ impl Stack {
             db,
             shared,
             logic_addr: None,
+            logic_config,
         };
         stack.launch(comets, &tune).await;
         stack
@@ -87,9 +104,9 @@ impl Stack {
                 let mut config = CometConfig::default();
                 tune(&mut config);
                 let data = self.data_dir();
-                let s = shutdown.clone();
+                let (s, logic) = (shutdown.clone(), self.logic_config.clone());
                 self.handles.push(tokio::spawn(async move {
-                    stack::embedded(&data, listener, config, s).await
+                    stack::embedded(&data, listener, config, logic, s).await
                 }));
                 self.comets = vec![addr];
                 self.logic_addr = Some(addr);
@@ -105,8 +122,10 @@ impl Stack {
                 }));
                 let key = self.data_dir().join("jwt.pem");
                 let (sh, s) = (shared.clone(), shutdown.clone());
+                let logic = self.logic_config.clone();
                 self.handles.push(tokio::spawn(async move {
-                    stack::logic(&format!("http://{repo_addr}"), &key, &sh, logic_l, s).await
+                    let repo_url = format!("http://{repo_addr}");
+                    stack::logic(&repo_url, &key, logic, &sh, logic_l, s).await
                 }));
                 self.comets.clear();
                 for i in 0..comets {

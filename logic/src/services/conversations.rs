@@ -37,6 +37,8 @@ impl ConversationService for crate::Logic {
         if !found.users.iter().any(|u| u.user_id == other && !u.deleted) {
             return Err(LogicError::NotFound("user not found").into());
         }
+        // Blocks (and, when configured, friendship) gate direct chats.
+        self.check_direct_pair(me.id, other).await?;
         let out = self
             .inner
             .repo

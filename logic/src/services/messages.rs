@@ -70,6 +70,8 @@ impl MessageService for crate::Logic {
             return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
         }
         let metadata_json = check_metadata(&req.metadata)?;
+        // Blocks (and, when configured, friendship) gate direct chats.
+        self.check_direct_send(&conversation_id, me.id).await?;
         let append = AppendMessageRequest {
             message_id: convert::new_id(),
             conversation_id,

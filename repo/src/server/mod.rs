@@ -12,7 +12,7 @@ use crate::store::{StoreError, prelude::*};
 use natter_proto::{
     ServiceToken,
     repo::{
-        conversation_store_server::ConversationStoreServer,
+        conversation_store_server::ConversationStoreServer, friend_store_server::FriendStoreServer,
         message_store_server::MessageStoreServer, presence_store_server::PresenceStoreServer,
         session_store_server::SessionStoreServer, user_store_server::UserStoreServer,
     },
@@ -51,6 +51,10 @@ pub fn routes(service: RepoService, token: &ServiceToken) -> Routes {
         auth.clone(),
     ))
     .add_service(MessageStoreServer::with_interceptor(
+        service.clone(),
+        auth.clone(),
+    ))
+    .add_service(FriendStoreServer::with_interceptor(
         service.clone(),
         auth.clone(),
     ))

@@ -1,0 +1,297 @@
+//! Friends and blocks: requests answered once, friendships both ways, blocks that clear both.
+
+use crate::{T0, direct, group, id, user};
+use natter_proto::repo::{CreateFriendRequestRequest, FriendRequest, ListFriendsRequest};
+use natter_repo::store::{StoreError, prelude::*};
+use std::sync::Arc;
+
+async fn request(store: &dyn Store, from: &str, to: &str) -> Result<FriendRequest, StoreError> {
+    store
+        .create_friend_request(CreateFriendRequestRequest {
+            request_id: id(),
+            from_user_id: from.to_owned(),
+            to_user_id: to.to_owned(),
+            created_at: T0,
+        })
+        .await
+}
+
+async fn befriend(store: &dyn Store, a: &str, b: &str) {
+    let r = request(store, a, b).await.unwrap();
+    store
+        .set_friend_request_status(&r.request_id, "accepted", T0 + 1)
+        .await
+        .unwrap();
+}
+
+async fn friends_of(store: &dyn Store, user_id: &str) -> Vec<String> {
+    let page = store
+        .list_friends(ListFriendsRequest {
+            user_id: user_id.to_owned(),
+            limit: 200,
+            after_user_id: None,
+        })
+        .await
+        .unwrap();
+    page.user_ids
+}
+
+pub async fn a_request_is_pending_once_per_direction_and_a_crossing_one_accepts_it(
+    store: Arc<dyn Store>,
+) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let first = request(&*store, &a, &b).await.unwrap();
+    assert_eq!(
+        (first.from_user_id.as_str(), first.status.as_str()),
+        (a.as_str(), "pending")
+    );
+    let again = request(&*store, &a, &b).await;
+    assert!(
+        matches!(again, Err(StoreError::AlreadyExists("friend request"))),
+        "{again:?}"
+    );
+    assert!(!store.are_friends(&a, &b).await.unwrap());
+
+    // b asks a while a's request is pending: a's request is accepted instead.
+    let crossing = request(&*store, &b, &a).await.unwrap();
+    assert_eq!(crossing.request_id, first.request_id);
+    assert_eq!(crossing.status, "accepted");
+    assert!(store.are_friends(&a, &b).await.unwrap());
+    assert!(store.are_friends(&b, &a).await.unwrap());
+    assert_eq!(friends_of(&*store, &a).await, vec![b.clone()]);
+
+    let once_friends = request(&*store, &a, &b).await;
+    assert!(
+        matches!(once_friends, Err(StoreError::AlreadyExists("friendship"))),
+        "{once_friends:?}"
+    );
+    let unknown = request(&*store, &a, &id()).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound("user"))),
+        "{unknown:?}"
+    );
+}
+
+pub async fn a_request_is_answered_once(store: Arc<dyn Store>) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let r = request(&*store, &a, &b).await.unwrap();
+    let declined = store
+        .set_friend_request_status(&r.request_id, "declined", T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(declined.status, "declined");
+    let late = store
+        .set_friend_request_status(&r.request_id, "accepted", T0 + 2)
+        .await;
+    assert!(
+        matches!(&late, Err(StoreError::FailedPrecondition(m)) if m.contains("already declined")),
+        "{late:?}"
+    );
+    assert!(!store.are_friends(&a, &b).await.unwrap());
+    let stored = store.get_friend_request(&r.request_id).await.unwrap();
+    assert_eq!(stored.status, "declined");
+    let unknown = store.get_friend_request(&id()).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    let unknown = store.set_friend_request_status(&id(), "accepted", T0).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+
+    // A declined request does not stop a new one, which can be accepted.
+    let second = request(&*store, &a, &b).await.unwrap();
+    assert_ne!(second.request_id, r.request_id);
+    let accepted = store
+        .set_friend_request_status(&second.request_id, "accepted", T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, "accepted");
+    assert!(store.are_friends(&b, &a).await.unwrap());
+}
+
+pub async fn pending_requests_are_listed_by_direction(store: Arc<dyn Store>) {
+    let (a, b, c, d) = (
+        user(&*store, "a").await,
+        user(&*store, "b").await,
+        user(&*store, "c").await,
+        user(&*store, "d").await,
+    );
+    let out = request(&*store, &a, &b).await.unwrap();
+    let inc = request(&*store, &c, &a).await.unwrap();
+    let answered = request(&*store, &a, &d).await.unwrap();
+    store
+        .set_friend_request_status(&answered.request_id, "declined", T0)
+        .await
+        .unwrap();
+    let ids = |v: Vec<FriendRequest>| {
+        let mut ids: Vec<_> = v.into_iter().map(|r| r.request_id).collect();
+        ids.sort();
+        ids
+    };
+    let incoming = store.list_friend_requests(&a, true, false).await.unwrap();
+    assert_eq!(ids(incoming), vec![inc.request_id.clone()]);
+    let outgoing = store.list_friend_requests(&a, false, true).await.unwrap();
+    assert_eq!(ids(outgoing), vec![out.request_id.clone()]);
+    let mut both = vec![inc.request_id, out.request_id];
+    both.sort();
+    assert_eq!(
+        ids(store.list_friend_requests(&a, true, true).await.unwrap()),
+        both
+    );
+    assert!(
+        store
+            .list_friend_requests(&d, true, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn friends_are_paged_in_id_order(store: Arc<dyn Store>) {
+    let me = user(&*store, "me").await;
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let f = user(&*store, &format!("friend{i}")).await;
+        befriend(&*store, &f, &me).await;
+        expected.push(f);
+    }
+    expected.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_friends(ListFriendsRequest {
+                user_id: me.clone(),
+                limit: 2,
+                after_user_id: after.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(page.user_ids.len() <= 2);
+        seen.extend(page.user_ids.iter().cloned());
+        if !page.has_more {
+            break;
+        }
+        after = page.user_ids.last().cloned();
+    }
+    assert_eq!(seen, expected);
+}
+
+pub async fn removing_a_friend_ends_it_both_ways_once(store: Arc<dyn Store>) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    befriend(&*store, &a, &b).await;
+    store.remove_friend(&b, &a).await.unwrap();
+    assert!(!store.are_friends(&a, &b).await.unwrap());
+    assert!(friends_of(&*store, &a).await.is_empty());
+    let again = store.remove_friend(&a, &b).await;
+    assert!(
+        matches!(again, Err(StoreError::NotFound("friendship"))),
+        "{again:?}"
+    );
+}
+
+pub async fn a_block_clears_friendship_and_requests_and_refuses_new_ones(store: Arc<dyn Store>) {
+    let (a, b, c) = (
+        user(&*store, "a").await,
+        user(&*store, "b").await,
+        user(&*store, "c").await,
+    );
+    befriend(&*store, &a, &b).await;
+    request(&*store, &c, &a).await.unwrap();
+    store.block(&a, &b).await.unwrap();
+    store.block(&a, &c).await.unwrap();
+    store.block(&a, &c).await.unwrap(); // twice is fine
+    assert!(!store.are_friends(&a, &b).await.unwrap());
+    assert!(
+        store
+            .list_friend_requests(&a, true, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for (from, to) in [(&b, &a), (&a, &b), (&c, &a)] {
+        let refused = request(&*store, from, to).await;
+        assert!(
+            matches!(&refused, Err(StoreError::FailedPrecondition(m)) if m == "blocked"),
+            "{refused:?}"
+        );
+    }
+    assert!(store.is_blocked(&a, &b).await.unwrap());
+    assert!(store.is_blocked(&b, &a).await.unwrap());
+    assert!(!store.is_blocked(&b, &c).await.unwrap());
+    let mut expected = vec![b.clone(), c.clone()];
+    expected.sort();
+    assert_eq!(store.list_blocked(&a).await.unwrap(), expected);
+    assert!(store.list_blocked(&b).await.unwrap().is_empty());
+
+    store.unblock(&a, &b).await.unwrap();
+    assert!(!store.is_blocked(&b, &a).await.unwrap());
+    let again = store.unblock(&a, &b).await;
+    assert!(
+        matches!(again, Err(StoreError::NotFound("block"))),
+        "{again:?}"
+    );
+    request(&*store, &b, &a).await.unwrap();
+    let unknown = store.block(&a, &id()).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound("user"))),
+        "{unknown:?}"
+    );
+}
+
+pub async fn direct_relation_names_the_other_member_to_members_only(store: Arc<dyn Store>) {
+    let (a, b, c) = (
+        user(&*store, "a").await,
+        user(&*store, "b").await,
+        user(&*store, "c").await,
+    );
+    let (chat, _) = direct(&*store, &a, &b).await;
+    let rel = store
+        .direct_relation(&chat.conversation_id, &a)
+        .await
+        .unwrap();
+    assert!(rel.direct);
+    assert_eq!(rel.other_user_id, b);
+    let r = rel.relation.unwrap();
+    assert!(!r.blocked && !r.friends);
+
+    befriend(&*store, &a, &b).await;
+    let r = store.relation(&b, &a).await.unwrap();
+    assert!(r.friends && !r.blocked);
+    store.block(&b, &a).await.unwrap();
+    let rel = store
+        .direct_relation(&chat.conversation_id, &a)
+        .await
+        .unwrap();
+    let r = rel.relation.unwrap();
+    assert!(r.blocked && !r.friends);
+
+    let outsider = store
+        .direct_relation(&chat.conversation_id, &c)
+        .await
+        .unwrap();
+    assert!(!outsider.direct && outsider.other_user_id.is_empty());
+    let g = group(&*store, &a, &[&b, &c], 0).await;
+    assert!(
+        !store
+            .direct_relation(&g.conversation_id, &a)
+            .await
+            .unwrap()
+            .direct
+    );
+    assert!(!store.direct_relation(&id(), &a).await.unwrap().direct);
+}
+
+pub async fn users_are_found_by_exact_nickname(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann").await;
+    user(&*store, "anna").await;
+    assert_eq!(store.find_user_by_nickname("ann").await.unwrap(), ann);
+    let missing = store.find_user_by_nickname("an").await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound("user"))),
+        "{missing:?}"
+    );
+}
