@@ -151,6 +151,9 @@ contract_tests! {
         messages::a_retry_with_the_same_client_msg_id_is_stored_once_and_consumes_no_seq,
         messages::an_outsider_cannot_append_and_an_unknown_conversation_is_not_found,
         messages::history_pages_newest_first_and_sync_pages_oldest_first,
+        messages::a_deleted_message_keeps_its_seq_as_a_tombstone_and_deleting_again_changes_nothing,
+        messages::get_message_for_names_the_viewer_role_and_who_read_the_message,
+        messages::replay_pages_every_conversation_by_time_and_one_conversation_by_seq,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
     ]
