@@ -14,6 +14,7 @@ pub mod keys;
 mod passwords;
 mod repo;
 mod services;
+mod stream;
 mod validate;
 
 pub use caller::Caller;
@@ -46,21 +47,32 @@ struct Inner {
     keys: SigningKeys,
     repo: repo::Repo,
     fanout: fanout::Fanout,
+    /// Live messages for `StreamMessages`, over the same bus.
+    streams: stream::Streams,
 }
 
 impl Logic {
     /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
-        let fanout = fanout::Fanout::new(repo.presence.clone(), bus);
+        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone());
+        let streams = stream::Streams::new(bus);
         Self {
             inner: Arc::new(Inner {
                 config,
                 keys,
                 repo,
                 fanout,
+                streams,
             }),
         }
+    }
+
+    /// Ends every open `StreamMessages` call with UNAVAILABLE (clients resume from their last
+    /// seq). Call it when shutdown begins: a stream never ends by itself, so the server's drain
+    /// would otherwise wait for it.
+    pub fn close_streams(&self) {
+        self.inner.streams.close();
     }
 }
 
