@@ -43,7 +43,7 @@ pub async fn embedded(
         local_transport(repo, &token),
         bus.clone(),
     );
-    let logic_routes = natter_logic::routes(logic, &token);
+    let logic_routes = natter_logic::routes(logic.clone(), &token);
     let tasks = TaskTracker::new();
     let comet = Comet::start(
         comet,
@@ -59,7 +59,12 @@ pub async fn embedded(
         .await;
     let router = comet.router(Some(grpc.into_axum_router()));
     let signal = shutdown.clone();
-    crate::serve::http(listener, router, async move { signal.cancelled().await }).await?;
+    crate::serve::http(listener, router, async move {
+        signal.cancelled().await;
+        // Open message streams never end by themselves: end them so the drain can finish.
+        logic.close_streams();
+    })
+    .await?;
     drain(tasks).await;
     Ok(())
 }
@@ -111,8 +116,13 @@ pub async fn logic(
             .context("connecting to Redis")?,
     );
     let logic = Logic::new(config, keys, repo, bus);
-    let routes = natter_logic::routes(logic, &shared.token);
-    crate::serve::grpc(listener, routes, async move { shutdown.cancelled().await }).await?;
+    let routes = natter_logic::routes(logic.clone(), &shared.token);
+    crate::serve::grpc(listener, routes, async move {
+        shutdown.cancelled().await;
+        // Open message streams never end by themselves: end them so the drain can finish.
+        logic.close_streams();
+    })
+    .await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod passwords;
 mod repo;
 mod revocations;
 mod services;
+mod stream;
 mod validate;
 
 pub use caller::Caller;
@@ -51,13 +52,16 @@ struct Inner {
     revocations: Arc<revocations::Revocations>,
     /// Stops the revocation polling when the last handle of this Logic is dropped.
     _stop_polling: DropGuard,
+    /// Live messages for `StreamMessages`, over the same bus.
+    streams: stream::Streams,
 }
 
 impl Logic {
     /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
-        let fanout = fanout::Fanout::new(repo.presence.clone(), bus);
+        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone());
+        let streams = stream::Streams::new(bus);
         let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
         let stop = CancellationToken::new();
         revocations::spawn_refresh(revocations.clone(), repo.sessions.clone(), stop.clone());
@@ -69,8 +73,16 @@ impl Logic {
                 fanout,
                 revocations,
                 _stop_polling: stop.drop_guard(),
+                streams,
             }),
         }
+    }
+
+    /// Ends every open `StreamMessages` call with UNAVAILABLE (clients resume from their last
+    /// seq). Call it when shutdown begins: a stream never ends by itself, so the server's drain
+    /// would otherwise wait for it.
+    pub fn close_streams(&self) {
+        self.inner.streams.close();
     }
 }
 

@@ -160,6 +160,18 @@ pub fn friend_request(r: &FriendRequest) -> serde_json::Value {
     })
 }
 
+/// `{message_id, status: "SENT"|"DELIVERED"|"READ", read_by}`: the answer of
+/// `GET /v1/chats/{conversation_id}/messages/{message_id}/status`.
+pub fn message_status(s: &crate::logic::MessageStatusResponse) -> serde_json::Value {
+    use crate::logic::MessageStatus;
+    let status = match s.status() {
+        MessageStatus::Read => "READ",
+        MessageStatus::Delivered => "DELIVERED",
+        MessageStatus::Sent | MessageStatus::Unspecified => "SENT",
+    };
+    serde_json::json!({ "message_id": s.message_id, "status": status, "read_by": s.read_by })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

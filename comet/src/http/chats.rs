@@ -6,11 +6,14 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use natter_proto::{
     json::{ConversationJson, MessageJson},
-    logic::{ConversationRef, CreateDirectRequest, ListConversationsRequest, ListMessagesRequest},
+    logic::{
+        ConversationRef, CreateDirectRequest, ListConversationsRequest, ListMessagesRequest,
+        MessageRef,
+    },
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -177,4 +180,52 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/chats/{conversation_id}/messages", get(history))
         .route("/v1/chats/{conversation_id}/sync", get(sync))
         .route("/v1/chats/{conversation_id}/read", post(read))
+        .route(
+            "/v1/chats/{conversation_id}/messages/{message_id}",
+            delete(delete_message),
+        )
+        .route(
+            "/v1/chats/{conversation_id}/messages/{message_id}/status",
+            get(message_status),
+        )
+}
+
+/// 200 with the tombstone (the message with empty content and metadata, `deleted: true`).
+pub async fn delete_message(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path((conversation_id, message_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let req = MessageRef {
+        conversation_id,
+        message_id,
+    };
+    let tombstone = state
+        .logic
+        .messages
+        .clone()
+        .delete_message(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(json!(MessageJson(&tombstone))))
+}
+
+/// `{message_id, status: "SENT"|"DELIVERED"|"READ", read_by}`.
+pub async fn message_status(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path((conversation_id, message_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let req = MessageRef {
+        conversation_id,
+        message_id,
+    };
+    let status = state
+        .logic
+        .messages
+        .clone()
+        .get_message_status(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(natter_proto::json::message_status(&status)))
 }

@@ -1,5 +1,5 @@
-//! The WebSocket methods: `send`, `sync`, `read`, `typing`, `ping` (and `auth` again, which
-//! answers with the socket's identity). Each returns the reply frame to queue.
+//! The WebSocket methods: `send`, `sync`, `read`, `typing`, `delete`, `ping` (and `auth`
+//! again, which answers with the socket's identity). Each returns the reply frame to queue.
 
 use super::frames;
 use crate::{AppState, api, error::ApiError, logic::Identity};
@@ -34,6 +34,12 @@ struct ReadParams {
 #[derive(Deserialize)]
 struct ConversationParams {
     conversation_id: String,
+}
+
+#[derive(Deserialize)]
+struct DeleteParams {
+    conversation_id: String,
+    message_id: String,
 }
 
 pub async fn handle(state: &AppState, who: &Identity, text: &str) -> Utf8Bytes {
@@ -75,6 +81,21 @@ async fn call(
             api::typing(state, who, p.conversation_id).await?;
             Ok(json!({}))
         }
+        "delete" => {
+            let p: DeleteParams = frames::params(params)?;
+            let req = natter_proto::logic::MessageRef {
+                conversation_id: p.conversation_id,
+                message_id: p.message_id,
+            };
+            let tombstone = state
+                .logic
+                .messages
+                .clone()
+                .delete_message(who.request(req))
+                .await?
+                .into_inner();
+            Ok(serde_json::to_value(MessageJson(&tombstone)).unwrap_or_default())
+        }
         "ping" => Ok(json!({})),
         "auth" => Ok(json!({
             "user_id": who.user_id,
@@ -82,7 +103,7 @@ async fn call(
             "heartbeat_ms": state.config.heartbeat.as_millis() as u64,
         })),
         other => Err(ApiError::invalid(format!(
-            "unknown method {other:?}: expected send, sync, read, typing or ping"
+            "unknown method {other:?}: expected send, sync, read, typing, delete or ping"
         ))),
     }
 }

@@ -1,14 +1,19 @@
-use super::now_ms;
-use crate::{Caller, LogicError, convert, validate};
+use super::{not_found_as, now_ms};
+use crate::{
+    Caller, LogicError, convert,
+    stream::{MessageStream, Scope, Start},
+    validate,
+};
 use natter_proto::{
     bus::Push,
     json::{self, MessageJson},
     logic::{
-        Empty, ListMessagesRequest, ListMessagesResponse, MessageType, SendMessageRequest,
-        SendMessageResponse, SyncMessagesRequest, TypingRequest,
-        message_service_server::MessageService,
+        Empty, ListMessagesRequest, ListMessagesResponse, Message, MessageRef, MessageStatus,
+        MessageStatusResponse, MessageType, SendMessageRequest, SendMessageResponse,
+        StreamMessagesRequest, SyncMessagesRequest, TypingRequest,
+        message_service_server::MessageService, stream_messages_request::From as StreamFrom,
     },
-    repo::{self, AppendMessageRequest},
+    repo::{self, AppendMessageRequest, GetMessageForRequest, GetMessageRequest, MessageFor},
 };
 use std::collections::HashMap;
 use tonic::{Code, Request, Response, Status};
@@ -107,10 +112,10 @@ impl MessageService for crate::Logic {
                 seq: message.seq,
             };
             let timeout = self.inner.config.fanout_timeout;
-            self.inner
-                .fanout
-                .push(stored.member_ids, push, timeout)
-                .await;
+            tokio::join!(
+                self.inner.fanout.push(stored.member_ids, push, timeout),
+                self.inner.streams.publish(&message, timeout),
+            );
         }
         Ok(Response::new(SendMessageResponse {
             message: Some(message),
@@ -194,6 +199,194 @@ impl MessageService for crate::Logic {
             .push(Self::others(&conv, me.id), push, timeout)
             .await;
         Ok(Response::new(Empty {}))
+    }
+
+    /// By the sender, or by a group's admin or owner for any of its messages. The tombstone
+    /// keeps its seq; the members get `message_deleted`. Deleting a tombstone answers it again
+    /// and pushes nothing.
+    async fn delete_message(&self, req: Request<MessageRef>) -> Result<Response<Message>, Status> {
+        let caller = Caller::of(&req);
+        let me = caller.user()?;
+        let (found, message) = self.message_for(req.get_ref(), me.id).await?;
+        let admin = found.conversation_kind == "group"
+            && matches!(found.viewer_role.as_str(), "admin" | "owner");
+        if message.sender_id != me.id && !admin {
+            return Err(
+                LogicError::PermissionDenied(if found.conversation_kind == "group" {
+                    "only the sender or a group admin can delete this message"
+                } else {
+                    "only the sender can delete this message"
+                })
+                .into(),
+            );
+        }
+        if message.deleted {
+            return Ok(Response::new(convert::message(message)));
+        }
+        let tombstone = self
+            .inner
+            .repo
+            .messages
+            .clone()
+            .delete_message(GetMessageRequest {
+                conversation_id: message.conversation_id.clone(),
+                message_id: message.message_id.clone(),
+            })
+            .await
+            .map_err(not_found_as("message not found"))?
+            .into_inner();
+        let tombstone = convert::message(tombstone);
+        let conv = self.member_view(&tombstone.conversation_id, me.id).await?;
+        let data = serde_json::json!({
+            "conversation_id": tombstone.conversation_id,
+            "message_id": tombstone.message_id,
+            "seq": tombstone.seq,
+        });
+        let push = Push {
+            frame: json::push_frame("message_deleted", &data).into(),
+            exclude_connection_id: me.connection_id.to_owned(),
+            conversation_id: String::new(),
+            seq: 0,
+        };
+        let timeout = self.inner.config.fanout_timeout;
+        self.inner.fanout.push(conv.member_ids, push, timeout).await;
+        Ok(Response::new(tombstone))
+    }
+
+    /// SENT: stored. DELIVERED: at least one other member's read pointer reached it (there are
+    /// no delivery receipts: a push is fire-and-forget, so the server cannot know a device got
+    /// it, only that a member read up to it). READ: every other member's read pointer did.
+    async fn get_message_status(
+        &self,
+        req: Request<MessageRef>,
+    ) -> Result<Response<MessageStatusResponse>, Status> {
+        let caller = Caller::of(&req);
+        let me = caller.user()?;
+        let (found, message) = self.message_for(req.get_ref(), me.id).await?;
+        let readers = found.read_by.len() as i64;
+        let status = if found.others > 0 && readers >= found.others {
+            MessageStatus::Read
+        } else if readers > 0 {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Sent
+        };
+        Ok(Response::new(MessageStatusResponse {
+            message_id: message.message_id,
+            status: status as i32,
+            read_by: found.read_by,
+        }))
+    }
+
+    /// One conversation the caller is in (any conversation for the service credential), or with
+    /// the service credential and no conversation_id every conversation: stored messages from
+    /// `after_seq` or `since_time` on, then live ones (see `crate::stream`).
+    async fn stream_messages(
+        &self,
+        req: Request<StreamMessagesRequest>,
+    ) -> Result<Response<MessageStream>, Status> {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let start = match req.from {
+            Some(StreamFrom::AfterSeq(seq)) if seq < 0 => {
+                return Err(LogicError::invalid("after_seq must not be negative").into());
+            }
+            Some(StreamFrom::SinceTime(t)) if t < 0 => {
+                return Err(LogicError::invalid("since_time must not be negative").into());
+            }
+            Some(StreamFrom::AfterSeq(seq)) => Start::AfterSeq(seq),
+            Some(StreamFrom::SinceTime(t)) => Start::SinceTime(t),
+            None => Start::Now,
+        };
+        let (scope, last_seq) = if req.conversation_id.is_empty() {
+            if !caller.service {
+                caller.user()?;
+                return Err(LogicError::PermissionDenied(
+                    "streaming every conversation needs the service credential",
+                )
+                .into());
+            }
+            if matches!(start, Start::AfterSeq(_)) {
+                return Err(LogicError::invalid(
+                    "after_seq needs a conversation_id; use since_time for every conversation",
+                )
+                .into());
+            }
+            (Scope::All, 0)
+        } else {
+            let id = validate::id(&req.conversation_id, "conversation_id")?;
+            let conv = self.stream_view(&caller, id).await?;
+            (Scope::One(id.to_owned()), conv.last_seq)
+        };
+        let store = self.inner.repo.messages.clone();
+        let stream = self
+            .inner
+            .streams
+            .open(store, scope, start, last_seq)
+            .await?;
+        Ok(Response::new(stream))
+    }
+}
+
+impl crate::Logic {
+    /// The message `r` names with the caller's place in its conversation: NOT_FOUND for an
+    /// unknown conversation, PERMISSION_DENIED when the caller is not in it, then NOT_FOUND for
+    /// an unknown message (so outsiders learn nothing about the messages).
+    async fn message_for(
+        &self,
+        r: &MessageRef,
+        viewer: &str,
+    ) -> Result<(MessageFor, repo::Message), LogicError> {
+        let req = GetMessageForRequest {
+            conversation_id: validate::id(&r.conversation_id, "conversation_id")?.to_owned(),
+            message_id: validate::id(&r.message_id, "message_id")?.to_owned(),
+            viewer_id: viewer.to_owned(),
+        };
+        let mut found = self
+            .inner
+            .repo
+            .messages
+            .clone()
+            .get_message_for(req)
+            .await
+            .map_err(not_found_as("conversation not found"))?
+            .into_inner();
+        if found.viewer_role.is_empty() {
+            return Err(LogicError::PermissionDenied(
+                "not a member of this conversation",
+            ));
+        }
+        let message = found
+            .message
+            .take()
+            .ok_or(LogicError::NotFound("message not found"))?;
+        Ok((found, message))
+    }
+
+    /// The conversation a stream is for: an end user must be a member; the service credential
+    /// without a user may stream any conversation.
+    async fn stream_view(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<repo::Conversation, LogicError> {
+        if caller.user_id.is_some() || !caller.service {
+            let me = caller.user()?;
+            return self.member_view(id, me.id).await;
+        }
+        let req = repo::GetConversationRequest {
+            conversation_id: id.to_owned(),
+            viewer_id: String::new(),
+        };
+        Ok(self
+            .inner
+            .repo
+            .conversations
+            .clone()
+            .get_conversation(req)
+            .await
+            .map_err(not_found_as("conversation not found"))?
+            .into_inner())
     }
 }
 

@@ -1,10 +1,10 @@
-//! Messages and their seq.
+//! Messages and their seq, tombstones, read receipts and the replay behind StreamMessages.
 
 use super::StoreError;
 use async_trait::async_trait;
 use natter_proto::repo::{
-    AppendMessageRequest, AppendMessageResponse, ListMessagesRequest, ListMessagesResponse,
-    SyncMessagesRequest,
+    AppendMessageRequest, AppendMessageResponse, GetMessageForRequest, ListMessagesRequest,
+    ListMessagesResponse, Message, MessageFor, ReplayMessagesRequest, SyncMessagesRequest,
 };
 
 #[async_trait]
@@ -28,5 +28,30 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn sync_messages(
         &self,
         req: SyncMessagesRequest,
+    ) -> Result<ListMessagesResponse, StoreError>;
+    /// The message `message_id` of the conversation; `NotFound("message")` otherwise.
+    async fn get_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> Result<Message, StoreError>;
+    /// Turns the message into a tombstone: content "" and metadata "{}", `deleted_at = now`.
+    /// Its seq stays, so history and sync keep no gap. A tombstone is answered unchanged (its
+    /// first deletion time kept). `NotFound("message")` if the conversation has no such message.
+    async fn delete_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        now: i64,
+    ) -> Result<Message, StoreError>;
+    /// The message with the conversation's kind, the viewer's role and its readers (members
+    /// other than the sender with `read_seq >= seq`). `NotFound("conversation")` when the
+    /// conversation does not exist; `message` is None when it has no such message.
+    async fn get_message_for(&self, req: GetMessageForRequest) -> Result<MessageFor, StoreError>;
+    /// One page of stored messages for a stream's replay (see `ReplayMessagesRequest`);
+    /// `has_more` when more remain after the page.
+    async fn replay_messages(
+        &self,
+        req: ReplayMessagesRequest,
     ) -> Result<ListMessagesResponse, StoreError>;
 }

@@ -1,7 +1,11 @@
-//! Messages: seq assignment, retries, membership checks, history and sync pages.
+//! Messages: seq assignment, retries, membership checks, history and sync pages, tombstones,
+//! read receipts and stream replay.
 
 use crate::{direct, group, id, send, sorted, user};
-use natter_proto::repo::{ListMessagesRequest, ListMessagesResponse, SyncMessagesRequest};
+use natter_proto::repo::{
+    GetMessageForRequest, ListMessagesRequest, ListMessagesResponse, ReplayMessagesRequest,
+    SyncMessagesRequest,
+};
 use natter_repo::store::{StoreError, prelude::*};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -214,4 +218,215 @@ pub async fn history_pages_newest_first_and_sync_pages_oldest_first(store: Arc<d
         .await
         .unwrap();
     assert!(other.messages.is_empty() && !other.has_more);
+}
+
+pub async fn a_deleted_message_keeps_its_seq_as_a_tombstone_and_deleting_again_changes_nothing(
+    store: Arc<dyn Store>,
+) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let (conv, _) = direct(&*store, &a, &b).await;
+    let cid = conv.conversation_id.as_str();
+    let mut sent = Vec::new();
+    for i in 1..=3 {
+        let r = send(&*store, cid, &a, &format!("m{i}"), None, i)
+            .await
+            .unwrap();
+        sent.push(r.message.unwrap());
+    }
+    let target = &sent[1];
+    let tombstone = store
+        .delete_message(cid, &target.message_id, crate::T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!((tombstone.seq, tombstone.deleted), (2, true));
+    assert_eq!(
+        (tombstone.content.as_str(), tombstone.metadata_json.as_str()),
+        ("", "{}")
+    );
+    assert_eq!(tombstone.message_id, target.message_id);
+
+    let again = store
+        .delete_message(cid, &target.message_id, crate::T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(again, tombstone, "deleting a tombstone changes nothing");
+    assert_eq!(
+        store.get_message(cid, &target.message_id).await.unwrap(),
+        tombstone
+    );
+
+    let all = store
+        .sync_messages(SyncMessagesRequest {
+            conversation_id: cid.to_owned(),
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs(&all), vec![1, 2, 3], "the tombstone keeps its seq");
+    assert_eq!(all.messages[1], tombstone);
+    assert_eq!(all.messages[2].content, "m3");
+
+    let last = send(&*store, cid, &a, "m4", None, 30).await.unwrap();
+    let last = last.message.unwrap();
+    store
+        .delete_message(cid, &last.message_id, crate::T0 + 31)
+        .await
+        .unwrap();
+    let conv = store.get_conversation(cid, None).await.unwrap();
+    let shown = conv.last_message.unwrap();
+    assert_eq!(
+        (shown.seq, shown.deleted, shown.content.as_str()),
+        (4, true, "")
+    );
+
+    for (conversation, message) in [(cid, id()), (&*id(), target.message_id.clone())] {
+        let missing = store
+            .delete_message(conversation, &message, crate::T0)
+            .await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound("message"))),
+            "{missing:?}"
+        );
+        let missing = store.get_message(conversation, &message).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound("message"))),
+            "{missing:?}"
+        );
+    }
+}
+
+pub async fn get_message_for_names_the_viewer_role_and_who_read_the_message(store: Arc<dyn Store>) {
+    let (owner, m1, m2, eve) = (
+        user(&*store, "owner").await,
+        user(&*store, "m1").await,
+        user(&*store, "m2").await,
+        user(&*store, "eve").await,
+    );
+    let g = group(&*store, &owner, &[&m1, &m2], 0).await;
+    let gid = g.conversation_id.as_str();
+    let base = g.last_seq;
+    let first = send(&*store, gid, &m1, "one", None, 1)
+        .await
+        .unwrap()
+        .message
+        .unwrap();
+    send(&*store, gid, &m1, "two", None, 2).await.unwrap();
+    store.set_read_seq(gid, &m2, base + 2).await.unwrap();
+    store.set_read_seq(gid, &owner, base + 1).await.unwrap();
+    let ask = |viewer: &str, message_id: &str| {
+        let req = GetMessageForRequest {
+            conversation_id: gid.to_owned(),
+            message_id: message_id.to_owned(),
+            viewer_id: viewer.to_owned(),
+        };
+        let store = store.clone();
+        async move { store.get_message_for(req).await.unwrap() }
+    };
+    let found = ask(&owner, &first.message_id).await;
+    assert_eq!(found.message.as_ref(), Some(&first));
+    assert_eq!(
+        (found.conversation_kind.as_str(), found.viewer_role.as_str()),
+        ("group", "owner")
+    );
+    assert_eq!(found.read_by, sorted(&[owner.clone(), m2.clone()]));
+    assert_eq!(found.others, 2, "members other than the sender");
+    assert_eq!(ask(&m2, &first.message_id).await.viewer_role, "member");
+    assert_eq!(
+        ask(&eve, &first.message_id).await.viewer_role,
+        "",
+        "not a member"
+    );
+    let unknown = ask(&m1, &id()).await;
+    assert!(unknown.message.is_none() && unknown.viewer_role == "member");
+
+    let second = store
+        .list_messages(ListMessagesRequest {
+            conversation_id: gid.to_owned(),
+            before_seq: 0,
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .messages
+        .remove(0);
+    assert_eq!(ask(&m1, &second.message_id).await.read_by, vec![m2.clone()]);
+
+    let missing = store
+        .get_message_for(GetMessageForRequest {
+            conversation_id: id(),
+            message_id: first.message_id.clone(),
+            viewer_id: owner.clone(),
+        })
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound("conversation"))),
+        "{missing:?}"
+    );
+}
+
+pub async fn replay_pages_every_conversation_by_time_and_one_conversation_by_seq(
+    store: Arc<dyn Store>,
+) {
+    let (a, b, c) = (
+        user(&*store, "a").await,
+        user(&*store, "b").await,
+        user(&*store, "c").await,
+    );
+    let (ab, _) = direct(&*store, &a, &b).await;
+    let (ac, _) = direct(&*store, &a, &c).await;
+    // Interleaved in time; two share a millisecond, so the id and seq break the tie.
+    for (conv, at) in [(&ab, 1), (&ac, 2), (&ab, 3), (&ac, 3), (&ab, 5)] {
+        send(
+            &*store,
+            &conv.conversation_id,
+            &a,
+            &format!("t{at}"),
+            None,
+            at,
+        )
+        .await
+        .unwrap();
+    }
+    let page = |conversation_id: &str, since: i64, after: (i64, String, i64), limit: i32| {
+        let req = ReplayMessagesRequest {
+            conversation_id: conversation_id.to_owned(),
+            since_time: crate::T0 + since,
+            after_created_at: after.0,
+            after_conversation_id: after.1,
+            after_seq: after.2,
+            limit,
+        };
+        let store = store.clone();
+        async move { store.replay_messages(req).await.unwrap() }
+    };
+    let key = |m: &natter_proto::repo::Message| (m.created_at, m.conversation_id.clone(), m.seq);
+    // Every conversation from t=2 on, two at a time.
+    let mut got = Vec::new();
+    let mut after = (crate::T0 + 2, String::new(), 0);
+    loop {
+        let p = page("", 2, after.clone(), 2).await;
+        got.extend(p.messages.iter().map(key));
+        match (p.has_more, p.messages.last()) {
+            (true, Some(last)) => after = key(last),
+            _ => break,
+        }
+    }
+    let mut expected = got.clone();
+    expected.sort();
+    assert_eq!(got, expected, "(created_at, conversation_id, seq) order");
+    let times: Vec<i64> = got.iter().map(|k| k.0 - crate::T0).collect();
+    assert_eq!(times, vec![2, 3, 3, 5]);
+
+    // One conversation: by seq, from a seq and a time.
+    let one = page(&ab.conversation_id, 0, (0, String::new(), 1), 10).await;
+    assert_eq!((seqs(&one), one.has_more), (vec![2, 3], false));
+    let one = page(&ab.conversation_id, 2, (0, String::new(), 0), 1).await;
+    assert_eq!(
+        (seqs(&one), one.has_more),
+        (vec![2], true),
+        "first at or after t=2"
+    );
+    let none = page(&ab.conversation_id, 6, (0, String::new(), 0), 1).await;
+    assert!(none.messages.is_empty() && !none.has_more);
 }
