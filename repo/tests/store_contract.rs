@@ -12,6 +12,10 @@
 mod accounts;
 #[path = "store_contract/conversations.rs"]
 mod conversations;
+#[path = "store_contract/group_reads.rs"]
+mod group_reads;
+#[path = "store_contract/groups.rs"]
+mod groups;
 #[path = "store_contract/harness.rs"]
 mod harness;
 #[path = "store_contract/messages.rs"]
@@ -153,6 +157,15 @@ contract_tests! {
         messages::history_pages_newest_first_and_sync_pages_oldest_first,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
+        groups::creating_a_group_writes_a_created_system_message_as_seq_1,
+        groups::adding_members_writes_one_system_message_each_and_respects_max_members,
+        groups::an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_member,
+        groups::the_owner_cannot_be_removed_and_a_removed_member_is_told,
+        groups::making_someone_owner_transfers_ownership_and_the_old_owner_becomes_admin,
+        groups::updating_a_group_renames_it_with_a_system_message,
+        group_reads::members_page_by_user_id_with_their_roles,
+        group_reads::a_hidden_conversation_comes_back_with_the_next_message,
+        group_reads::another_users_groups_are_listed_only_when_public_or_shared,
     ]
     fixture: [
         conversations::group_has_owner_and_members_with_roles,
