@@ -14,6 +14,10 @@ mod accounts;
 mod conversations;
 #[path = "store_contract/friends.rs"]
 mod friends;
+#[path = "store_contract/group_reads.rs"]
+mod group_reads;
+#[path = "store_contract/groups.rs"]
+mod groups;
 #[path = "store_contract/harness.rs"]
 mod harness;
 #[path = "store_contract/messages.rs"]
@@ -171,6 +175,15 @@ contract_tests! {
         friends::a_block_clears_friendship_and_requests_and_refuses_new_ones,
         friends::direct_relation_names_the_other_member_to_members_only,
         friends::users_are_found_by_exact_nickname,
+        groups::creating_a_group_writes_a_created_system_message_as_seq_1,
+        groups::adding_members_writes_one_system_message_each_and_respects_max_members,
+        groups::an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_member,
+        groups::the_owner_cannot_be_removed_and_a_removed_member_is_told,
+        groups::making_someone_owner_transfers_ownership_and_the_old_owner_becomes_admin,
+        groups::updating_a_group_renames_it_with_a_system_message,
+        group_reads::members_page_by_user_id_with_their_roles,
+        group_reads::a_hidden_conversation_comes_back_with_the_next_message,
+        group_reads::another_users_groups_are_listed_only_when_public_or_shared,
     ]
     fixture: [
         conversations::group_has_owner_and_members_with_roles,

@@ -6,13 +6,13 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::StatusCode,
-    routing::{delete, get, post},
+    routing::{delete, get, patch, post},
 };
 use natter_proto::{
     json::{ConversationJson, MessageJson},
     logic::{
         ConversationRef, CreateDirectRequest, ListConversationsRequest, ListMessagesRequest,
-        MessageRef,
+        ListParticipantsRequest, MessageRef, UpdateConversationRequest,
     },
 };
 use serde::Deserialize;
@@ -188,6 +188,12 @@ pub fn routes() -> Router<AppState> {
             "/v1/chats/{conversation_id}/messages/{message_id}/status",
             get(message_status),
         )
+        .route("/v1/chats/{conversation_id}", patch(update))
+        .route("/v1/chats/{conversation_id}/hide", post(hide))
+        .route(
+            "/v1/chats/{conversation_id}/participants",
+            get(participants),
+        )
 }
 
 /// 200 with the tombstone (the message with empty content and metadata, `deleted: true`).
@@ -228,4 +234,72 @@ pub async fn message_status(
         .await?
         .into_inner();
     Ok(Json(natter_proto::json::message_status(&status)))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateBody {
+    name: Option<String>,
+    avatar_url: Option<String>,
+}
+
+/// A group's name and avatar (owner or admin); 412 for a direct chat.
+pub async fn update(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Body(b): Body<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let req = UpdateConversationRequest {
+        conversation_id,
+        name: b.name,
+        avatar_url: b.avatar_url,
+    };
+    let conv = state
+        .logic
+        .conversations
+        .clone()
+        .update_conversation(who.request(req))
+        .await?;
+    Ok(Json(json!(ConversationJson(conv.get_ref()))))
+}
+
+/// 204; the chat leaves the caller's list until its next message.
+pub async fn hide(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let req = who.request(ConversationRef { conversation_id });
+    state
+        .logic
+        .conversations
+        .clone()
+        .hide_conversation(req)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{members: [Member], next_cursor?}`: the members with their roles.
+pub async fn participants(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(conversation_id): Path<String>,
+    Params(page): Params<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let req = ListParticipantsRequest {
+        conversation_id,
+        limit: page.limit,
+        cursor: page.cursor,
+    };
+    let out = state
+        .logic
+        .conversations
+        .clone()
+        .list_participants(who.request(req))
+        .await?
+        .into_inner();
+    Ok(Json(super::groups::members_page(
+        &out.members,
+        out.next_cursor,
+    )))
 }

@@ -1,15 +1,18 @@
+use super::groups::{Patch, cursor, page_limit};
 use super::{not_found_as, now_ms};
 use crate::{Caller, LogicError, convert, validate};
 use natter_proto::{
     bus::Push,
     json,
     logic::{
-        Conversation, ConversationRef, CreateDirectRequest, CreateDirectResponse,
-        ListConversationsRequest, ListConversationsResponse, MarkReadRequest, MarkReadResponse,
+        Conversation, ConversationRef, CreateDirectRequest, CreateDirectResponse, Empty,
+        ListConversationsRequest, ListConversationsResponse, ListParticipantsRequest,
+        ListParticipantsResponse, MarkReadRequest, MarkReadResponse, UpdateConversationRequest,
         conversation_service_server::ConversationService,
     },
     repo::{
-        self, GetConversationRequest, GetOrCreateDirectRequest, GetUsersRequest, SetReadSeqRequest,
+        self, GetConversationRequest, GetOrCreateDirectRequest, GetUsersRequest, MemberRef,
+        SetReadSeqRequest,
     },
 };
 use tonic::{Code, Request, Response, Status};
@@ -156,6 +159,75 @@ impl ConversationService for crate::Logic {
             self.inner.fanout.push(recipients, push, timeout).await;
         }
         Ok(Response::new(MarkReadResponse { read_seq }))
+    }
+
+    /// A group's name and avatar, by its owner or an admin; a direct chat has neither.
+    async fn update_conversation(
+        &self,
+        req: Request<UpdateConversationRequest>,
+    ) -> Result<Response<Conversation>, Status> {
+        let caller = Caller::of(&req);
+        let me = caller.user()?;
+        let req = req.get_ref();
+        let id = validate::id(&req.conversation_id, "conversation_id")?;
+        let patch = Patch {
+            name: req.name.as_deref().map(validate::group_name).transpose()?,
+            avatar_url: req
+                .avatar_url
+                .as_deref()
+                .map(super::groups::avatar_url)
+                .transpose()?,
+            ..Patch::default()
+        };
+        let conv = self.member_view(id, me.id).await?;
+        if conv.kind != "group" {
+            return Err(LogicError::FailedPrecondition(
+                "a direct chat has no name or avatar to change".into(),
+            )
+            .into());
+        }
+        Ok(Response::new(self.update_group_as(me.id, id, patch).await?))
+    }
+
+    /// Hidden from the caller's chat list until the conversation's next message.
+    async fn hide_conversation(
+        &self,
+        req: Request<ConversationRef>,
+    ) -> Result<Response<Empty>, Status> {
+        let caller = Caller::of(&req);
+        let me = caller.user()?;
+        let id = validate::id(&req.get_ref().conversation_id, "conversation_id")?;
+        self.member_view(id, me.id).await?;
+        self.inner
+            .repo
+            .conversations
+            .clone()
+            .set_hidden(MemberRef {
+                conversation_id: id.to_owned(),
+                user_id: me.id.to_owned(),
+            })
+            .await
+            .map_err(not_found_as("conversation not found"))?;
+        Ok(Response::new(Empty {}))
+    }
+
+    /// Members with their roles, for members of the conversation.
+    async fn list_participants(
+        &self,
+        req: Request<ListParticipantsRequest>,
+    ) -> Result<Response<ListParticipantsResponse>, Status> {
+        let caller = Caller::of(&req);
+        let me = caller.user()?;
+        let req = req.get_ref();
+        let id = validate::id(&req.conversation_id, "conversation_id")?;
+        let limit = page_limit(req.limit)?;
+        let after = cursor(req.cursor.as_deref())?;
+        self.member_view(id, me.id).await?;
+        let (members, next_cursor) = self.members_page(id, limit, after).await?;
+        Ok(Response::new(ListParticipantsResponse {
+            members,
+            next_cursor,
+        }))
     }
 }
 

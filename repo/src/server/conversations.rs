@@ -1,8 +1,10 @@
 use super::{RepoService, reply};
 use natter_proto::repo::{
-    Conversation, CreateGroupRequest, GetConversationRequest, GetOrCreateDirectRequest,
-    GetOrCreateDirectResponse, ListConversationsRequest, ListConversationsResponse,
-    SetReadSeqRequest, SetReadSeqResponse, conversation_store_server::ConversationStore,
+    AddMembersRequest, Conversation, CreateGroupRequest, Empty, GetConversationRequest,
+    GetOrCreateDirectRequest, GetOrCreateDirectResponse, GroupChange, ListConversationsRequest,
+    ListConversationsResponse, ListMembersRequest, ListMembersResponse, ListUserGroupsRequest,
+    Member, MemberRef, RemoveMemberRequest, SetMemberRoleRequest, SetReadSeqRequest,
+    SetReadSeqResponse, UpdateConversationRequest, conversation_store_server::ConversationStore,
 };
 use tonic::{Request, Response, Status};
 
@@ -52,5 +54,65 @@ impl ConversationStore for RepoService {
             .set_read_seq(&req.conversation_id, &req.user_id, req.seq)
             .await;
         reply(read.map(|read_seq| SetReadSeqResponse { read_seq }))
+    }
+
+    async fn update_conversation(
+        &self,
+        req: Request<UpdateConversationRequest>,
+    ) -> Result<Response<GroupChange>, Status> {
+        reply(self.store.update_group(req.into_inner()).await)
+    }
+
+    async fn add_members(
+        &self,
+        req: Request<AddMembersRequest>,
+    ) -> Result<Response<GroupChange>, Status> {
+        reply(self.store.add_members(req.into_inner()).await)
+    }
+
+    async fn remove_member(
+        &self,
+        req: Request<RemoveMemberRequest>,
+    ) -> Result<Response<GroupChange>, Status> {
+        reply(self.store.remove_member(req.into_inner()).await)
+    }
+
+    async fn set_member_role(
+        &self,
+        req: Request<SetMemberRoleRequest>,
+    ) -> Result<Response<GroupChange>, Status> {
+        reply(self.store.set_member_role(req.into_inner()).await)
+    }
+
+    async fn get_member(&self, req: Request<MemberRef>) -> Result<Response<Member>, Status> {
+        let req = req.into_inner();
+        reply(
+            self.store
+                .get_member(&req.conversation_id, &req.user_id)
+                .await,
+        )
+    }
+
+    async fn list_members(
+        &self,
+        req: Request<ListMembersRequest>,
+    ) -> Result<Response<ListMembersResponse>, Status> {
+        reply(self.store.list_members(req.into_inner()).await)
+    }
+
+    async fn set_hidden(&self, req: Request<MemberRef>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        let hidden = self
+            .store
+            .set_hidden(&req.conversation_id, &req.user_id)
+            .await;
+        reply(hidden.map(|()| Empty {}))
+    }
+
+    async fn list_user_groups(
+        &self,
+        req: Request<ListUserGroupsRequest>,
+    ) -> Result<Response<ListConversationsResponse>, Status> {
+        reply(self.store.list_user_groups(req.into_inner()).await)
     }
 }

@@ -88,16 +88,17 @@ pub async fn group_has_owner_and_members_with_roles(fixture: Arc<Fixture>) {
         sorted(&g.member_ids),
         sorted(&[o.clone(), b.clone(), c.clone()])
     );
-    assert_eq!((g.created_at, g.updated_at, g.last_seq), (T0, T0, 0));
+    // Seq 1 is the "created" system message.
+    assert_eq!((g.created_at, g.updated_at, g.last_seq), (T0, T0, 1));
 
-    // The trait has no member read yet: an UPDATE that changes nothing counts the rows
-    // with the expected role.
+    let gid = g.conversation_id.as_str();
+    for (who, role) in [(&o, "owner"), (&b, "member"), (&c, "member")] {
+        assert_eq!(store.get_member(gid, who).await.unwrap().role, role);
+    }
+    // The roles as stored, read around the trait.
     let set_same = "UPDATE members SET role = role \
                     WHERE conversation_id = $1 AND user_id = $2 AND role = $3";
-    let gid = g.conversation_id.as_str();
     assert_eq!(fixture.execute(set_same, &[gid, &o, "owner"]).await, 1);
-    assert_eq!(fixture.execute(set_same, &[gid, &b, "member"]).await, 1);
-    assert_eq!(fixture.execute(set_same, &[gid, &c, "member"]).await, 1);
 
     let as_member = store.get_conversation(gid, Some(&c)).await.unwrap();
     assert_eq!(as_member.member_ids.len(), 3);
@@ -213,7 +214,8 @@ pub async fn list_conversations_orders_by_activity_paginates_and_counts_unread(
         send(&*store, &dx, &x, "hey", None, 20 + i).await.unwrap();
     }
     send(&*store, &g1, &u, "mine", None, 30).await.unwrap();
-    store.set_read_seq(&g1, &u, 1).await.unwrap();
+    // Each group's seq 1 is its "created" system message: "mine" is g1's seq 2.
+    store.set_read_seq(&g1, &u, 2).await.unwrap();
     store.set_read_seq(&dx, &u, 1).await.unwrap();
 
     let expected = vec![g1.clone(), dx.clone(), g2.clone(), dy.clone()];
@@ -233,12 +235,12 @@ pub async fn list_conversations_orders_by_activity_paginates_and_counts_unread(
         })
         .await
         .unwrap();
-    // Unread: dx 3-1, dy 2-0, g2 1-0, g1 1-1.
-    assert_eq!(first.total_unread, 5);
+    // Unread: dx 3-1, dy 2-0, g2 2-0, g1 2-2.
+    assert_eq!(first.total_unread, 6);
     let top = &first.conversations[0];
     assert_eq!(
         (top.conversation_id.as_str(), top.read_seq, top.last_seq),
-        (g1.as_str(), 1, 1)
+        (g1.as_str(), 2, 2)
     );
     assert_eq!(top.last_message.as_ref().unwrap().content, "mine");
     assert_eq!(
@@ -266,7 +268,7 @@ pub async fn list_conversations_orders_by_activity_paginates_and_counts_unread(
         .collect();
     assert_eq!(
         (ids, groups.next_cursor, groups.total_unread),
-        (vec![g1, g2], None, 5)
+        (vec![g1, g2], None, 6)
     );
 
     let bad = store

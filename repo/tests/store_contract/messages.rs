@@ -50,13 +50,14 @@ pub async fn seq_is_gapless_under_50_concurrent_appends(store: Arc<dyn Store>) {
         got.push(r.message.unwrap().seq);
     }
     got.sort_unstable();
-    assert_eq!(got, (1..=50).collect::<Vec<i64>>());
+    // Seq 1 is the group's "created" system message.
+    assert_eq!(got, (2..=51).collect::<Vec<i64>>());
     let conv = store
         .get_conversation(&g.conversation_id, None)
         .await
         .unwrap();
-    assert_eq!(conv.last_seq, 50);
-    assert_eq!(conv.last_message.unwrap().seq, 50);
+    assert_eq!(conv.last_seq, 51);
+    assert_eq!(conv.last_message.unwrap().seq, 51);
     let all = store
         .sync_messages(SyncMessagesRequest {
             conversation_id: g.conversation_id.clone(),
@@ -65,7 +66,7 @@ pub async fn seq_is_gapless_under_50_concurrent_appends(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(seqs(&all), (1..=50).collect::<Vec<i64>>());
+    assert_eq!(seqs(&all), (1..=51).collect::<Vec<i64>>());
     assert!(!all.has_more);
 }
 

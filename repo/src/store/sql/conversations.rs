@@ -1,16 +1,26 @@
-//! Conversations and members: direct pairs, groups, the chat list, read pointers.
+//! Conversations and members: direct pairs, groups, the chat list, read pointers. Group
+//! changes and their system messages are in [`changes`] and [`membership`].
+
+pub(crate) mod changes;
+pub(crate) mod membership;
 
 /// Expands the `ConversationStore` impl for a store type on a sqlx database (see [`super::impl_store`]).
 macro_rules! impl_conversations {
     ($store:ty, $db:ty) => {
+        $crate::store::sql::conversations::membership::impl_membership!($store, $db);
+        $crate::store::sql::conversations::changes::impl_changes!($store, $db);
         mod conversations_impl {
             use super::*;
             use natter_proto::repo::{
-                Conversation, CreateGroupRequest, GetOrCreateDirectRequest,
-                GetOrCreateDirectResponse, ListConversationsRequest, ListConversationsResponse,
+                AddMembersRequest, Conversation, CreateGroupRequest, GetOrCreateDirectRequest,
+                GetOrCreateDirectResponse, GroupChange, ListConversationsRequest,
+                ListConversationsResponse, ListMembersRequest, ListMembersResponse,
+                ListUserGroupsRequest, Member, RemoveMemberRequest, SetMemberRoleRequest,
+                UpdateConversationRequest,
             };
             use $crate::store::sql as shared;
             use $crate::store::sql::conv_cols;
+            use $crate::store::sql::conversations::membership::Event;
             use $crate::store::{StoreError, page_limit};
 
             #[async_trait::async_trait]
@@ -110,6 +120,14 @@ macro_rules! impl_conversations {
                             .await
                             .map_err(|e| shared::db_err(e, "user"))?;
                     }
+                    // Seq 1 of every group says who created it.
+                    let created = Event {
+                        kind: "created",
+                        user_id: &req.owner_id,
+                        by: &req.owner_id,
+                        detail: Some(("name", &req.name)),
+                    };
+                    Self::append_system(&mut tx, &req.conversation_id, &created, req.now).await?;
                     let conversation =
                         Self::load_conversation(&mut tx, &req.conversation_id, Some(&req.owner_id))
                             .await?;
@@ -160,24 +178,8 @@ macro_rules! impl_conversations {
                         None
                     };
                     // Every member of every conversation on the page, in one query.
-                    let mut members: std::collections::HashMap<String, Vec<String>> =
-                        std::collections::HashMap::new();
-                    if !rows.is_empty() {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new(
-                            "SELECT conversation_id, user_id FROM members \
-                             WHERE conversation_id IN (",
-                        );
-                        let mut list = qb.separated(", ");
-                        for row in &rows {
-                            list.push_bind(row.id.as_str());
-                        }
-                        qb.push(") ORDER BY conversation_id, user_id");
-                        let pairs: Vec<(String, String)> =
-                            qb.build_query_as().fetch_all(self.reader()).await?;
-                        for (conversation_id, user_id) in pairs {
-                            members.entry(conversation_id).or_default().push(user_id);
-                        }
-                    }
+                    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let mut members = self.members_of(&ids).await?;
                     // Over all of the user's conversations, hidden and filtered ones included.
                     // read_seq never exceeds last_seq, so every term is >= 0. SUM of BIGINT is
                     // NUMERIC on PostgreSQL: cast back.
@@ -236,6 +238,114 @@ macro_rules! impl_conversations {
                     .fetch_optional(self.writer())
                     .await?;
                     after.ok_or(StoreError::NotFound("member"))
+                }
+
+                async fn update_group(
+                    &self,
+                    req: UpdateConversationRequest,
+                ) -> Result<GroupChange, StoreError> {
+                    self.change_group(req).await
+                }
+
+                async fn add_members(
+                    &self,
+                    req: AddMembersRequest,
+                ) -> Result<GroupChange, StoreError> {
+                    self.add_to_group(req).await
+                }
+
+                async fn remove_member(
+                    &self,
+                    req: RemoveMemberRequest,
+                ) -> Result<GroupChange, StoreError> {
+                    self.remove_from_group(req).await
+                }
+
+                async fn set_member_role(
+                    &self,
+                    req: SetMemberRoleRequest,
+                ) -> Result<GroupChange, StoreError> {
+                    self.change_role(req).await
+                }
+
+                async fn get_member(
+                    &self,
+                    conversation_id: &str,
+                    user_id: &str,
+                ) -> Result<Member, StoreError> {
+                    let mut conn = self.reader().acquire().await?;
+                    Self::member_row(&mut conn, conversation_id, user_id).await
+                }
+
+                async fn list_members(
+                    &self,
+                    req: ListMembersRequest,
+                ) -> Result<ListMembersResponse, StoreError> {
+                    self.member_page(req).await
+                }
+
+                async fn set_hidden(
+                    &self,
+                    conversation_id: &str,
+                    user_id: &str,
+                ) -> Result<(), StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE members SET hidden = TRUE \
+                         WHERE conversation_id = $1 AND user_id = $2",
+                    )
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .execute(self.writer())
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound("member"));
+                    }
+                    Ok(())
+                }
+
+                async fn list_user_groups(
+                    &self,
+                    req: ListUserGroupsRequest,
+                ) -> Result<ListConversationsResponse, StoreError> {
+                    let limit = page_limit(req.limit, 50);
+                    let mut rows: Vec<shared::ConvRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        conv_cols!(),
+                        " FROM members t \
+                         JOIN conversations c ON c.id = t.conversation_id \
+                         LEFT JOIN members v ON v.conversation_id = c.id AND v.user_id = $2 \
+                         LEFT JOIN messages lm \
+                           ON lm.conversation_id = c.id AND lm.seq = c.last_seq \
+                         WHERE t.user_id = $1 AND c.kind = 'group' AND c.id > $3 \
+                           AND (t.user_id = $2 OR c.is_public = TRUE OR v.user_id IS NOT NULL) \
+                         ORDER BY c.id LIMIT $4"
+                    ))
+                    .bind(&req.user_id)
+                    .bind(&req.viewer_id)
+                    .bind(req.after_id.as_deref().unwrap_or_default())
+                    .bind(limit + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let next_cursor = if rows.len() as i64 > limit {
+                        rows.truncate(limit as usize);
+                        rows.last().map(|r| r.id.clone())
+                    } else {
+                        None
+                    };
+                    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let mut members = self.members_of(&ids).await?;
+                    let conversations = rows
+                        .into_iter()
+                        .map(|row| {
+                            let ids = members.remove(&row.id).unwrap_or_default();
+                            row.into_proto(ids)
+                        })
+                        .collect();
+                    Ok(ListConversationsResponse {
+                        conversations,
+                        next_cursor,
+                        total_unread: 0,
+                    })
                 }
             }
         }
