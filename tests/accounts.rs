@@ -31,6 +31,7 @@ on_both_backends!(
     check_access_tells_a_member_their_role_and_refuses_outsiders,
     logout_over_grpc_refuses_the_same_token_afterwards,
     a_revocation_through_one_logic_instance_is_refused_by_another_within_seconds,
+    a_new_socket_with_a_logged_out_token_is_closed_with_4003,
 );
 
 fn assert_error(status: StatusCode, body: &Value, want: u16, code: &str) {
@@ -384,5 +385,26 @@ async fn a_revocation_through_one_logic_instance_is_refused_by_another_within_se
             }
             other => panic!("instance b still serves the revoked session: {other:?}"),
         }
+    }
+}
+
+async fn a_new_socket_with_a_logged_out_token_is_closed_with_4003(backend: Backend) {
+    let stack = Stack::start(backend, 2).await;
+    let user = stack.api(0).new_user().await.unwrap();
+    let (status, _) = stack
+        .api(0)
+        .call(Method::POST, "/v1/logout", Some(&user.access_token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The token still verifies (it has not expired), but its session is revoked: on either
+    // node, a socket that presents it is refused instead of receiving pushes.
+    for node in 0..2 {
+        let mut s = Socket::connect(&stack.ws(node)).await.unwrap();
+        let auth = serde_json::json!({
+            "id": 1, "method": "auth", "params": { "token": user.access_token, "device_id": "x" }
+        });
+        s.send_text(auth.to_string()).await.unwrap();
+        assert_eq!(s.closed().await.unwrap(), 4003, "node {node}");
     }
 }

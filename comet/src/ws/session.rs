@@ -22,6 +22,7 @@ pub const UNAUTHENTICATED: u16 = 4001;
 pub const POLICY: u16 = 4008;
 pub const TOO_LARGE: u16 = 1009;
 pub const GOING_AWAY: u16 = 1001;
+pub const REVOKED: u16 = 4003;
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -61,8 +62,14 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
     let span = tracing::debug_span!("conn", user_id = %claims.sub, conn = %conn.id);
     // Registered (and online in presence) before the auth reply: once a client holds that
     // reply, every later message reaches it by push.
-    if state.registry.add(conn.clone()) {
-        connected(&state, &conn).await;
+    // Every socket is reported, not only a user's first on this node: the report carries the
+    // session, so logic refuses one whose session was revoked (logout) though its token verifies.
+    state.registry.add(conn.clone());
+    if !connected(&state, &conn).await {
+        if state.registry.remove(&conn) {
+            presence(&state, &conn, false);
+        }
+        return close(&mut sink, REVOKED, "session revoked").await;
     }
     if let Some(id) = auth_id {
         let result = serde_json::json!({
@@ -201,7 +208,7 @@ async fn write_loop(
         GOING_AWAY => "server going away",
         POLICY => "policy violation",
         TOO_LARGE => "frame too large",
-        4003 => "session revoked",
+        REVOKED => "session revoked",
         _ => "",
     };
     close(&mut sink, code, reason).await;
@@ -285,16 +292,31 @@ fn is_too_large(err: axum::Error) -> bool {
 }
 
 /// Marks the user online on this node, waiting (briefly) for it to be stored.
-async fn connected(state: &AppState, conn: &Conn) {
+/// Marks the user online on this node, waiting (briefly) for it to be stored. False when logic
+/// refuses the socket's session (revoked); other failures are logged and the socket carries on,
+/// since presence only makes pushes faster to arrive, and `sync` covers the rest.
+async fn connected(state: &AppState, conn: &Conn) -> bool {
     let ev = ConnectionEvent {
         node_id: state.config.node_id.clone(),
         user_id: conn.user_id.to_string(),
     };
+    let who = Identity {
+        user_id: conn.user_id.to_string(),
+        session_id: conn.session_id.to_string(),
+        connection_id: None,
+    };
     let mut logic = state.logic.presence.clone();
-    match tokio::time::timeout(Duration::from_secs(2), logic.connected(ev)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(status)) => tracing::warn!(%status, "presence update failed"),
-        Err(_) => tracing::warn!("presence update timed out"),
+    match tokio::time::timeout(Duration::from_secs(2), logic.connected(who.request(ev))).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(status)) if status.code() == tonic::Code::Unauthenticated => false,
+        Ok(Err(status)) => {
+            tracing::warn!(%status, "presence update failed");
+            true
+        }
+        Err(_) => {
+            tracing::warn!("presence update timed out");
+            true
+        }
     }
 }
 

@@ -93,10 +93,6 @@ impl crate::Logic {
         let mut conversations = self.inner.repo.conversations.clone();
         let role = match conversations.get_member(req).await {
             Ok(member) => member.into_inner().role,
-            Err(s) if s.code() == Code::Unimplemented => {
-                let owner = !conv.owner_id.is_empty() && conv.owner_id == user_id;
-                if owner { "owner" } else { "member" }.to_owned()
-            }
             Err(s) if s.code() == Code::NotFound => {
                 return Err(LogicError::PermissionDenied(
                     "not a member of this conversation",
