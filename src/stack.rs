@@ -143,8 +143,22 @@ pub async fn comet(
     let tasks = TaskTracker::new();
     let comet = Comet::start(config, logic, bus, shutdown.clone(), tasks.clone()).await?;
     tracing::info!(node_id = comet.node_id(), "comet node started");
-    let router = comet.router(None);
-    crate::serve::http(listener, router, async move { shutdown.cancelled().await }).await?;
+    // comet serves no gRPC API of its own, but answers the standard health check on its port
+    // (NOT_SERVING once shutdown begins), like the other tiers.
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let health = tonic::service::Routes::new(health).into_axum_router();
+    let router = comet.router(Some(health));
+
+    let signal = async move {
+        shutdown.cancelled().await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    };
+    crate::serve::http(listener, router, signal).await?;
     drain(tasks).await;
     Ok(())
 }

@@ -46,6 +46,21 @@ async fn the_logic_tier_reports_serving_on_the_health_service(backend: Backend) 
         .unwrap()
         .into_inner();
     assert_eq!(res.status(), ServingStatus::Serving);
+    // A comet node answers the same check on its HTTP port.
+    let comet = stack.api(0).base.clone();
+    let channel = Channel::from_shared(comet)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let res = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(res.status(), ServingStatus::Serving);
 }
 
 async fn a_backend_service_registers_and_sends_a_message_over_grpc(backend: Backend) {
