@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 /// `{content, type?, client_msg_id?, metadata?}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     pub content: String,
