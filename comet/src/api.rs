@@ -17,6 +17,7 @@ use std::collections::HashMap;
 pub struct SendBody {
     pub content: String,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<crate::http::openapi::SendType>)]
     pub kind: Option<String>,
     pub client_msg_id: Option<String>,
     pub metadata: Option<HashMap<String, String>>,

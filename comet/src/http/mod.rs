@@ -5,7 +5,7 @@ mod auth;
 mod chats;
 mod friends;
 mod groups;
-mod openapi;
+pub(crate) mod openapi;
 mod profiles;
 
 use crate::{AppState, error::ApiError, logic::Identity, ws};

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use axum::{Json, Router, routing::get};
+use serde::Serialize;
 use std::{collections::HashMap, sync::LazyLock};
 use utoipa::{
     Modify, OpenApi, ToSchema,
@@ -15,13 +16,15 @@ use utoipa::{
 };
 
 /// `{"error": {"code", "message"}}`: every error of the API.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 #[schema(as = Error)]
 pub struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorDetail {
     /// The gRPC code name, e.g. `INVALID_ARGUMENT`.
     code: String,
@@ -29,7 +32,8 @@ pub struct ErrorDetail {
     message: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tokens {
     user_id: String,
     access_token: String,
@@ -39,7 +43,8 @@ pub struct Tokens {
     session_id: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Profile {
     user_id: String,
     nickname: String,
@@ -51,7 +56,7 @@ pub struct Profile {
     deleted: bool,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(rename_all = "lowercase")]
 pub enum MessageType {
     Text,
@@ -60,7 +65,8 @@ pub enum MessageType {
     System,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     message_id: String,
     conversation_id: String,
@@ -80,14 +86,24 @@ pub struct Message {
     deleted: bool,
 }
 
-#[derive(ToSchema)]
+/// What a client may send; `system` messages are the server's.
+#[derive(ToSchema, Serialize)]
+#[schema(rename_all = "lowercase")]
+pub enum SendType {
+    Text,
+    Image,
+    File,
+}
+
+#[derive(ToSchema, Serialize)]
 #[schema(rename_all = "lowercase")]
 pub enum ConversationType {
     Direct,
     Group,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Conversation {
     conversation_id: String,
     #[schema(rename = "type")]
@@ -115,7 +131,7 @@ pub struct Conversation {
     is_public: bool,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(rename_all = "lowercase")]
 pub enum Role {
     Owner,
@@ -123,7 +139,8 @@ pub enum Role {
     Member,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Member {
     user_id: String,
     role: Role,
@@ -131,7 +148,7 @@ pub struct Member {
     read_seq: i64,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(rename_all = "UPPERCASE")]
 pub enum FriendRequestStatus {
     Pending,
@@ -139,7 +156,8 @@ pub enum FriendRequestStatus {
     Declined,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FriendRequest {
     request_id: String,
     from_user_id: String,
@@ -148,7 +166,7 @@ pub struct FriendRequest {
     created_at: i64,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(rename_all = "UPPERCASE")]
 pub enum DeliveryStatus {
     Sent,
@@ -156,14 +174,16 @@ pub enum DeliveryStatus {
     Read,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageStatus {
     message_id: String,
     status: DeliveryStatus,
     read_by: Vec<String>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChatsPage {
     chats: Vec<Conversation>,
     total_unread: i64,
@@ -172,69 +192,77 @@ pub struct ChatsPage {
     next_cursor: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessagesPage {
     messages: Vec<Message>,
     has_more: bool,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupsPage {
     groups: Vec<Conversation>,
     #[schema(required = false)]
     next_cursor: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct MembersPage {
     members: Vec<Member>,
     #[schema(required = false)]
     next_cursor: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Profiles {
     profiles: Vec<Profile>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SearchPage {
     results: Vec<Profile>,
     #[schema(required = false)]
     next_cursor: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FriendRequests {
     requests: Vec<FriendRequest>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FriendsPage {
     friend_user_ids: Vec<String>,
     #[schema(required = false)]
     next_cursor: String,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Blocked {
     user_ids: Vec<String>,
 }
 
 /// `GET /healthz`: "ok" while the process serves.
-#[utoipa::path(get, path = "/healthz", tag = "meta",
+#[utoipa::path(get, path = "/healthz", tag = "meta", operation_id = "meta_healthz",
     responses((status = 200, description = "the process serves", body = String, content_type = "text/plain")))]
 async fn _healthz() {}
 
 /// `GET /v1/ws`: the WebSocket endpoint (PROTOCOL.md). A token may come as a bearer header or
 /// in the first `auth` frame; a bad one still upgrades and then closes with 4001.
-#[utoipa::path(get, path = "/v1/ws", tag = "meta",
+#[utoipa::path(get, path = "/v1/ws", tag = "meta", operation_id = "meta_ws",
     responses((status = 101, description = "Switching Protocols: the socket speaks the JSON \
         frames of PROTOCOL.md (requests `{id, method, params}`, replies, pushes)")))]
 async fn _ws() {}
 
 /// `GET /v1/openapi.json`: this document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", operation_id = "meta_openapi",
     responses((status = 200, description = "the OpenAPI 3 document of this API", body = Object)))]
 async fn openapi_json() -> Json<&'static openapi::OpenApi> {
     Json(&DOC)
@@ -309,7 +337,10 @@ impl Modify for Common {
             ];
             for op in ops.into_iter().flatten() {
                 let responses = &mut op.responses.responses;
-                responses.insert("500".into(), error("INTERNAL: a bug or a broken dependency"));
+                responses.insert(
+                    "500".into(),
+                    error("INTERNAL: a bug or a broken dependency"),
+                );
                 responses.insert(
                     "503".into(),
                     error("UNAVAILABLE: a tier or the database is briefly unreachable: retry"),
