@@ -211,7 +211,8 @@ async fn real_answers_match_the_documented_schemas(backend: Backend) {
     let tokens = s
         .call(Method::POST, "/v1/login", "/v1/login", None, Some(login))
         .await;
-    let me = Some(tokens["access_token"].as_str().unwrap());
+    let token = tokens["access_token"].as_str().unwrap();
+    let me = Some(token);
     // An error answer, checked against the error schema.
     s.call(
         Method::POST,
@@ -223,7 +224,7 @@ async fn real_answers_match_the_documented_schemas(backend: Backend) {
     .await;
 
     let other = api.new_user().await.unwrap();
-    let chat = api.direct(me.unwrap(), &other.user_id).await.unwrap();
+    let chat = api.direct(token, &other.user_id).await.unwrap();
     let body = json!({ "content": "hi", "client_msg_id": "c1", "metadata": {"k": "v"} });
     let send = "/v1/chats/{conversation_id}/message";
     let path = format!("/v1/chats/{chat}/message");
