@@ -98,7 +98,7 @@ pub async fn direct(
     tag = "chats",
     operation_id = "chats_list",
     params(
-        ("limit" = Option<i32>, Query, description = "page size, 1-200, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(
@@ -203,7 +203,7 @@ pub async fn send(
     operation_id = "chats_history",
     params(
         ("conversation_id" = String, Path, description = "the conversation"),
-        ("limit" = Option<i32>, Query, description = "1-100, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, 1-100, default 50"),
         ("before_seq" = Option<i64>, Query, description = "exclusive; omitted or 0: from the newest"),
     ),
     responses(
@@ -245,7 +245,7 @@ pub async fn history(
     params(
         ("conversation_id" = String, Path, description = "the conversation"),
         ("after_seq" = Option<i64>, Query, description = "exclusive, default 0"),
-        ("limit" = Option<i32>, Query, description = "1-100, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, 1-100, default 50"),
     ),
     responses(
         (status = 200, description = "messages oldest first", body = crate::http::openapi::MessagesPage),
@@ -485,7 +485,7 @@ pub async fn hide(
     operation_id = "chats_participants",
     params(
         ("conversation_id" = String, Path, description = "the conversation"),
-        ("limit" = Option<i32>, Query, description = "page size, 1-200, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(

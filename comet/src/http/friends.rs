@@ -232,7 +232,7 @@ pub async fn decline(
     tag = "friends",
     operation_id = "friends_list",
     params(
-        ("limit" = Option<i32>, Query, description = "page size, page size"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(

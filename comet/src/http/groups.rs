@@ -110,7 +110,7 @@ pub async fn create(
     tag = "groups",
     operation_id = "groups_mine",
     params(
-        ("limit" = Option<i32>, Query, description = "page size, 1-200, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(
@@ -399,7 +399,7 @@ pub async fn set_role(
     operation_id = "groups_members",
     params(
         ("group_id" = String, Path, description = "the group (its conversation id)"),
-        ("limit" = Option<i32>, Query, description = "page size, 1-200, default 50"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(

@@ -180,8 +180,8 @@ pub struct SearchQuery {
     tag = "profiles",
     operation_id = "profiles_search",
     params(
-        ("query" = Option<String>, Query, description = "a nickname prefix"),
-        ("limit" = Option<i32>, Query, description = "page size"),
+        ("query" = String, Query, description = "a nickname prefix: 1-20 of a-z 0-9 _, case-insensitive"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "page size, 1-50, default 20"),
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
     ),
     responses(
