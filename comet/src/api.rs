@@ -12,11 +12,12 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 /// `{content, type?, client_msg_id?, metadata?}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     pub content: String,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<crate::http::openapi::SendType>)]
     pub kind: Option<String>,
     pub client_msg_id: Option<String>,
     pub metadata: Option<HashMap<String, String>>,

@@ -14,7 +14,7 @@ use natter_proto::{
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
     email: String,
     password: String,
@@ -22,24 +22,36 @@ pub struct RegisterBody {
     device_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     email: String,
     password: String,
     device_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct GuestBody {
     nickname: Option<String>,
     device_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshBody {
     refresh_token: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/register",
+    tag = "auth",
+    operation_id = "auth_register",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "the new account's tokens", body = crate::http::openapi::Tokens),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: email already registered or nickname taken", body = crate::http::openapi::ErrorBody),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     Body(b): Body<RegisterBody>,
@@ -54,6 +66,18 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(json::tokens(&tokens))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    tag = "auth",
+    operation_id = "auth_login",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "a new session's tokens", body = crate::http::openapi::Tokens),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: wrong email or password", body = crate::http::openapi::ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     Body(b): Body<LoginBody>,
@@ -68,6 +92,18 @@ pub async fn login(
 }
 
 /// The body is optional: `POST /v1/guest` with none gives a generated nickname.
+#[utoipa::path(
+    post,
+    path = "/v1/guest",
+    tag = "auth",
+    operation_id = "auth_guest",
+    request_body = Option<GuestBody>,
+    responses(
+        (status = 201, description = "a new guest account's tokens", body = crate::http::openapi::Tokens),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: nickname taken", body = crate::http::openapi::ErrorBody),
+    ),
+)]
 pub async fn guest(
     State(state): State<AppState>,
     body: axum::body::Bytes,
@@ -95,6 +131,18 @@ pub async fn guest(
     Ok((StatusCode::CREATED, Json(json::tokens(&tokens))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/refresh",
+    tag = "auth",
+    operation_id = "auth_refresh",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "the session's next tokens; the old refresh token stops working", body = crate::http::openapi::Tokens),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: a bad, used or expired refresh token", body = crate::http::openapi::ErrorBody),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     Body(b): Body<RefreshBody>,
@@ -107,6 +155,17 @@ pub async fn refresh(
 }
 
 /// 204: the session's tokens stop working and its sockets close with 4003 (logic kicks them).
+#[utoipa::path(
+    post,
+    path = "/v1/logout",
+    tag = "auth",
+    operation_id = "auth_logout",
+    responses(
+        (status = 204, description = "the session ended; its sockets close with 4003"),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -120,7 +179,7 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeBody {
     email: String,
@@ -128,6 +187,23 @@ pub struct UpgradeBody {
 }
 
 /// 200 `Profile`: the guest keeps their id, nickname, chats and session.
+#[utoipa::path(
+    post,
+    path = "/v1/guest/upgrade",
+    tag = "auth",
+    operation_id = "auth_upgrade_guest",
+    request_body = UpgradeBody,
+    responses(
+        (status = 200, description = "the upgraded profile, same id", body = crate::http::openapi::Profile),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: email already registered", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: the account is not a guest", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn upgrade_guest(
     State(state): State<AppState>,
     Authed(who): Authed,

@@ -18,7 +18,7 @@ use natter_proto::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DirectBody {
     participant_id: String,
 }
@@ -46,12 +46,28 @@ pub struct SyncQuery {
     after_seq: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReadBody {
     seq: i64,
 }
 
 /// 201 with the conversation when created, 200 with the same one when the pair already had it.
+#[utoipa::path(
+    post,
+    path = "/v1/chats/direct",
+    tag = "chats",
+    operation_id = "chats_direct",
+    request_body = DirectBody,
+    responses(
+        (status = 201, description = "the new direct chat", body = crate::http::openapi::Conversation),
+        (status = 200, description = "the pair's existing direct chat", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: a bad body, or a chat with oneself", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such user", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn direct(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -76,6 +92,22 @@ pub async fn direct(
     Ok((status, Json(json!(ConversationJson(&conv)))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/chats",
+    tag = "chats",
+    operation_id = "chats_list",
+    params(
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "the caller's chats, most recent activity first", body = crate::http::openapi::ChatsPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -100,6 +132,23 @@ pub async fn list(
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{conversation_id}",
+    tag = "chats",
+    operation_id = "chats_get_one",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+    ),
+    responses(
+        (status = 200, description = "the conversation", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -117,6 +166,25 @@ pub async fn get_one(
 }
 
 /// 201 with the stored message; a retry with the same `client_msg_id` answers the first one.
+#[utoipa::path(
+    post,
+    path = "/v1/chats/{conversation_id}/message",
+    tag = "chats",
+    operation_id = "chats_send",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+    ),
+    request_body = crate::api::SendBody,
+    responses(
+        (status = 201, description = "the stored message (the first one again for a retried client_msg_id)", body = crate::http::openapi::Message),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: e.g. a client_msg_id reused in another conversation", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn send(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -128,6 +196,25 @@ pub async fn send(
 }
 
 /// Newest first, before `before_seq` (exclusive; omitted: from the newest).
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{conversation_id}/messages",
+    tag = "chats",
+    operation_id = "chats_history",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, 1-100, default 50"),
+        ("before_seq" = Option<i64>, Query, description = "exclusive; omitted or 0: from the newest"),
+    ),
+    responses(
+        (status = 200, description = "messages newest first", body = crate::http::openapi::MessagesPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn history(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -150,6 +237,25 @@ pub async fn history(
 }
 
 /// Oldest first, after `after_seq`: the REST twin of the `sync` socket method.
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{conversation_id}/sync",
+    tag = "chats",
+    operation_id = "chats_sync",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+        ("after_seq" = Option<i64>, Query, description = "exclusive, default 0"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, 1-100, default 50"),
+    ),
+    responses(
+        (status = 200, description = "messages oldest first", body = crate::http::openapi::MessagesPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn sync(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -161,6 +267,24 @@ pub async fn sync(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/chats/{conversation_id}/read",
+    tag = "chats",
+    operation_id = "chats_read",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+    ),
+    request_body = ReadBody,
+    responses(
+        (status = 204, description = "the read pointer moved (forward only, up to last_seq)"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn read(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -197,6 +321,25 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// 200 with the tombstone (the message with empty content and metadata, `deleted: true`).
+#[utoipa::path(
+    delete,
+    path = "/v1/chats/{conversation_id}/messages/{message_id}",
+    tag = "chats",
+    operation_id = "chats_delete_message",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+        ("message_id" = String, Path, description = "the message"),
+    ),
+    responses(
+        (status = 200, description = "the tombstone: empty content and metadata, deleted: true", body = crate::http::openapi::Message),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_message(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -217,6 +360,24 @@ pub async fn delete_message(
 }
 
 /// `{message_id, status: "SENT"|"DELIVERED"|"READ", read_by}`.
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{conversation_id}/messages/{message_id}/status",
+    tag = "chats",
+    operation_id = "chats_message_status",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+        ("message_id" = String, Path, description = "the message"),
+    ),
+    responses(
+        (status = 200, description = "the message's delivery status", body = crate::http::openapi::MessageStatus),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn message_status(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -236,13 +397,33 @@ pub async fn message_status(
     Ok(Json(natter_proto::json::message_status(&status)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ChatUpdateBody)]
 pub struct UpdateBody {
     name: Option<String>,
     avatar_url: Option<String>,
 }
 
 /// A group's name and avatar (owner or admin); 412 for a direct chat.
+#[utoipa::path(
+    patch,
+    path = "/v1/chats/{conversation_id}",
+    tag = "chats",
+    operation_id = "chats_update",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+    ),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "the updated group", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: a direct chat has no name or avatar", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -264,6 +445,23 @@ pub async fn update(
 }
 
 /// 204; the chat leaves the caller's list until its next message.
+#[utoipa::path(
+    post,
+    path = "/v1/chats/{conversation_id}/hide",
+    tag = "chats",
+    operation_id = "chats_hide",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+    ),
+    responses(
+        (status = 204, description = "hidden from the caller's list until its next message"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn hide(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -280,6 +478,25 @@ pub async fn hide(
 }
 
 /// `{members: [Member], next_cursor?}`: the members with their roles.
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{conversation_id}/participants",
+    tag = "chats",
+    operation_id = "chats_participants",
+    params(
+        ("conversation_id" = String, Path, description = "the conversation"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "the members with their roles", body = crate::http::openapi::MembersPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn participants(
     State(state): State<AppState>,
     Authed(who): Authed,

@@ -19,7 +19,7 @@ use natter_proto::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NicknameBody {
     nickname: String,
 }
@@ -60,6 +60,26 @@ async fn send(
     Ok((status, Json(json::friend_request(&request))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/friends/{user_id}/request",
+    tag = "friends",
+    operation_id = "friends_request_by_id",
+    params(
+        ("user_id" = String, Path, description = "the user to befriend"),
+    ),
+    responses(
+        (status = 201, description = "the new pending request", body = crate::http::openapi::FriendRequest),
+        (status = 200, description = "the other user's earlier request, now ACCEPTED", body = crate::http::openapi::FriendRequest),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn request_by_id(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -68,6 +88,24 @@ pub async fn request_by_id(
     send(&state, &who, Target::UserId(user_id)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/friends/request",
+    tag = "friends",
+    operation_id = "friends_request_by_nickname",
+    request_body = NicknameBody,
+    responses(
+        (status = 201, description = "the new pending request", body = crate::http::openapi::FriendRequest),
+        (status = 200, description = "the other user's earlier request, now ACCEPTED", body = crate::http::openapi::FriendRequest),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn request_by_nickname(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -77,6 +115,21 @@ pub async fn request_by_nickname(
 }
 
 /// Pending requests: incoming by default (as pinned), or `?direction=outgoing|all`.
+#[utoipa::path(
+    get,
+    path = "/v1/friends/requests",
+    tag = "friends",
+    operation_id = "friends_requests",
+    params(
+        ("direction" = Option<String>, Query, description = "incoming (default), outgoing or all"),
+    ),
+    responses(
+        (status = 200, description = "pending requests", body = crate::http::openapi::FriendRequests),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn requests(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -106,6 +159,24 @@ pub async fn requests(
     Ok(Json(json!({ "requests": requests })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/friends/requests/{request_id}/accept",
+    tag = "friends",
+    operation_id = "friends_accept",
+    params(
+        ("request_id" = String, Path, description = "the request"),
+    ),
+    responses(
+        (status = 200, description = "the request, ACCEPTED", body = crate::http::openapi::FriendRequest),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn accept(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -121,6 +192,24 @@ pub async fn accept(
     Ok(Json(json::friend_request(&out.into_inner())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/friends/requests/{request_id}/decline",
+    tag = "friends",
+    operation_id = "friends_decline",
+    params(
+        ("request_id" = String, Path, description = "the request"),
+    ),
+    responses(
+        (status = 200, description = "the request, DECLINED", body = crate::http::openapi::FriendRequest),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn decline(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -137,6 +226,22 @@ pub async fn decline(
 }
 
 /// Friend ids in a stable order; `next_cursor` when more remain.
+#[utoipa::path(
+    get,
+    path = "/v1/friends",
+    tag = "friends",
+    operation_id = "friends_list",
+    params(
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "friend ids in a stable order", body = crate::http::openapi::FriendsPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -160,6 +265,22 @@ pub async fn list(
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/friends/{user_id}",
+    tag = "friends",
+    operation_id = "friends_remove",
+    params(
+        ("user_id" = String, Path, description = "the friend"),
+    ),
+    responses(
+        (status = 204, description = "no longer friends"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -170,6 +291,23 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/blocks/{user_id}",
+    tag = "friends",
+    operation_id = "friends_block",
+    params(
+        ("user_id" = String, Path, description = "the user to block"),
+    ),
+    responses(
+        (status = 204, description = "blocked"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn block(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -180,6 +318,22 @@ pub async fn block(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/blocks/{user_id}",
+    tag = "friends",
+    operation_id = "friends_unblock",
+    params(
+        ("user_id" = String, Path, description = "the user to unblock"),
+    ),
+    responses(
+        (status = 204, description = "unblocked"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unblock(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -190,6 +344,17 @@ pub async fn unblock(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/blocks",
+    tag = "friends",
+    operation_id = "friends_blocked",
+    responses(
+        (status = 200, description = "the ids the caller blocked", body = crate::http::openapi::Blocked),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn blocked(
     State(state): State<AppState>,
     Authed(who): Authed,

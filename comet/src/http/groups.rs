@@ -18,7 +18,7 @@ use natter_proto::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     name: String,
     #[serde(default)]
@@ -29,7 +29,8 @@ pub struct CreateBody {
     avatar_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = GroupUpdateBody)]
 pub struct UpdateBody {
     name: Option<String>,
     avatar_url: Option<String>,
@@ -37,12 +38,12 @@ pub struct UpdateBody {
     max_members: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddBody {
     user_ids: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
     role: String,
 }
@@ -65,6 +66,21 @@ pub fn members_page(members: &[Member], next_cursor: Option<String>) -> Value {
 }
 
 /// 201 with the group; the caller is its owner and need not be listed.
+#[utoipa::path(
+    post,
+    path = "/v1/groups",
+    tag = "groups",
+    operation_id = "groups_create",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "the new group; the caller owns it", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: a bad body, or a member that does not exist", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -88,6 +104,22 @@ pub async fn create(
 }
 
 /// The caller's groups, by id.
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "groups",
+    operation_id = "groups_mine",
+    params(
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "the caller's groups", body = crate::http::openapi::GroupsPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn mine(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -113,6 +145,24 @@ pub async fn mine(
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{group_id}",
+    tag = "groups",
+    operation_id = "groups_get_one",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+    ),
+    responses(
+        (status = 200, description = "the group", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -123,6 +173,25 @@ pub async fn get_one(
     Ok(Json(json!(ConversationJson(conv.get_ref()))))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/groups/{group_id}",
+    tag = "groups",
+    operation_id = "groups_update",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+    ),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "the updated group", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -146,6 +215,25 @@ pub async fn update(
 }
 
 /// 200 with the group (public groups only).
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group_id}/join",
+    tag = "groups",
+    operation_id = "groups_join",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+    ),
+    responses(
+        (status = 200, description = "the group, now with the caller", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn join(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -156,6 +244,24 @@ pub async fn join(
     Ok(Json(json!(ConversationJson(conv.get_ref()))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group_id}/leave",
+    tag = "groups",
+    operation_id = "groups_leave",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+    ),
+    responses(
+        (status = 204, description = "the caller left"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn leave(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -167,6 +273,26 @@ pub async fn leave(
 }
 
 /// 200 with the group after the new members are in.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group_id}/members",
+    tag = "groups",
+    operation_id = "groups_add",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+    ),
+    request_body = AddBody,
+    responses(
+        (status = 200, description = "the group with the new members", body = crate::http::openapi::Conversation),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -186,6 +312,25 @@ pub async fn add(
     Ok(Json(json!(ConversationJson(conv.get_ref()))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{group_id}/members/{user_id}",
+    tag = "groups",
+    operation_id = "groups_remove",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+        ("user_id" = String, Path, description = "the member"),
+    ),
+    responses(
+        (status = 204, description = "the member was removed"),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -197,6 +342,26 @@ pub async fn remove(
 }
 
 /// 200 with the member after the change; "owner" transfers ownership.
+#[utoipa::path(
+    put,
+    path = "/v1/groups/{group_id}/members/{user_id}/role",
+    tag = "groups",
+    operation_id = "groups_set_role",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+        ("user_id" = String, Path, description = "the member"),
+    ),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "the member after the change", body = crate::http::openapi::Member),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_role(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -227,6 +392,26 @@ pub async fn set_role(
     Ok(Json(json::member(member.get_ref())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{group_id}/members",
+    tag = "groups",
+    operation_id = "groups_members",
+    params(
+        ("group_id" = String, Path, description = "the group (its conversation id)"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 200, description = "page size, 1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "the members with their roles", body = crate::http::openapi::MembersPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "PERMISSION_DENIED: the caller may not do this", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 412, description = "FAILED_PRECONDITION: valid, but the current state does not allow it", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn members(
     State(state): State<AppState>,
     Authed(who): Authed,

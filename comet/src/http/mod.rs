@@ -5,6 +5,7 @@ mod auth;
 mod chats;
 mod friends;
 mod groups;
+pub(crate) mod openapi;
 mod profiles;
 
 use crate::{AppState, error::ApiError, logic::Identity, ws};
@@ -29,6 +30,7 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
         .merge(groups::routes())
         .merge(profiles::routes())
         .merge(friends::routes())
+        .merge(openapi::routes())
         .route("/v1/ws", get(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(max_body))

@@ -19,6 +19,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// `GET /v1/profile/{user_id}`: anyone's profile (a deleted account says `deleted: true`).
+#[utoipa::path(
+    get,
+    path = "/v1/profile/{user_id}",
+    tag = "profiles",
+    operation_id = "profiles_get_profile",
+    params(
+        ("user_id" = String, Path, description = "the user"),
+    ),
+    responses(
+        (status = 200, description = "the profile (deleted: true for a deleted account)", body = crate::http::openapi::Profile),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_profile(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -36,6 +52,18 @@ pub async fn get_profile(
 }
 
 /// `GET /v1/profile`: the caller's own.
+#[utoipa::path(
+    get,
+    path = "/v1/profile",
+    tag = "profiles",
+    operation_id = "profiles_own_profile",
+    responses(
+        (status = 200, description = "the caller's profile", body = crate::http::openapi::Profile),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn own_profile(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -53,7 +81,7 @@ pub async fn own_profile(
     Ok(Json(json::profile(&profile)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     nickname: Option<String>,
@@ -62,6 +90,21 @@ pub struct ProfilePatch {
 }
 
 /// `PATCH /v1/profile`: the fields given change, the others stay.
+#[utoipa::path(
+    patch,
+    path = "/v1/profile",
+    tag = "profiles",
+    operation_id = "profiles_update_profile",
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "the updated profile", body = crate::http::openapi::Profile),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS: nickname taken", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update_profile(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -82,13 +125,26 @@ pub async fn update_profile(
     Ok(Json(json::profile(&profile)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     user_ids: Vec<String>,
 }
 
 /// `POST /v1/profiles/batch`: up to 100 profiles in the order asked; unknown ids left out.
+#[utoipa::path(
+    post,
+    path = "/v1/profiles/batch",
+    tag = "profiles",
+    operation_id = "profiles_batch",
+    request_body = BatchBody,
+    responses(
+        (status = 200, description = "up to 100 profiles in the order asked; unknown ids left out", body = crate::http::openapi::Profiles),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn batch(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -118,6 +174,23 @@ pub struct SearchQuery {
 }
 
 /// `GET /v1/users/search?query=&limit=&cursor=`: nickname prefix, ordered by nickname.
+#[utoipa::path(
+    get,
+    path = "/v1/users/search",
+    tag = "profiles",
+    operation_id = "profiles_search",
+    params(
+        ("query" = String, Query, description = "a nickname prefix: 1-20 of a-z 0-9 _, case-insensitive"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "page size, 1-50, default 20"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "profiles whose nickname starts with the query, by nickname", body = crate::http::openapi::SearchPage),
+        (status = 400, description = "INVALID_ARGUMENT: malformed JSON, a wrong type or a value out of bounds", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn search(
     State(state): State<AppState>,
     Authed(who): Authed,
@@ -144,6 +217,18 @@ pub async fn search(
 }
 
 /// `DELETE /v1/account`: 204; messages stay, every session ends, sockets close with 4003.
+#[utoipa::path(
+    delete,
+    path = "/v1/account",
+    tag = "profiles",
+    operation_id = "profiles_delete_account",
+    responses(
+        (status = 204, description = "the account is deleted; every session ends"),
+        (status = 401, description = "UNAUTHENTICATED: no token, or a bad or expired one", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = crate::http::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_account(
     State(state): State<AppState>,
     Authed(who): Authed,
