@@ -13,7 +13,7 @@ mod error;
 mod http;
 mod logic;
 mod push;
-mod registry;
+pub mod registry;
 mod ws;
 
 pub use config::CometConfig;
