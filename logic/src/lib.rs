@@ -14,6 +14,7 @@ pub mod keys;
 mod passwords;
 mod repo;
 mod revocations;
+mod sequencer;
 mod services;
 mod stream;
 mod validate;
@@ -54,6 +55,8 @@ struct Inner {
     _stop_polling: DropGuard,
     /// Live messages for `StreamMessages`, over the same bus.
     streams: stream::Streams,
+    /// One turn per conversation from storing a message to publishing it.
+    sequencer: sequencer::Sequencer,
 }
 
 impl Logic {
@@ -74,6 +77,7 @@ impl Logic {
                 revocations,
                 _stop_polling: stop.drop_guard(),
                 streams,
+                sequencer: sequencer::Sequencer::default(),
             }),
         }
     }

@@ -107,16 +107,24 @@ fn run(state: &AppState, step: Step<Pending>) {
     match step {
         Step::Deliver(p) => deliver(state, &p),
         Step::Resync(p) => {
-            let data = serde_json::json!({ "conversation_id": p.conversation_id });
-            let frame = Utf8Bytes::from(
-                String::from_utf8(natter_proto::json::push_frame("resync", &data))
-                    .unwrap_or_default(),
-            );
-            for user in &p.user_ids {
-                state.registry.for_user(user, |c| c.push(&frame));
-            }
+            resync(state, &p);
             deliver(state, &p);
         }
+        Step::Late(p) => {
+            tracing::debug!(conversation_id = %p.conversation_id, "late push: recipients resync");
+            resync(state, &p);
+        }
+    }
+}
+
+/// Tells the recipients of `p` to `sync` its conversation.
+fn resync(state: &AppState, p: &Pending) {
+    let data = serde_json::json!({ "conversation_id": p.conversation_id });
+    let frame = Utf8Bytes::from(
+        String::from_utf8(natter_proto::json::push_frame("resync", &data)).unwrap_or_default(),
+    );
+    for user in &p.user_ids {
+        state.registry.for_user(user, |c| c.push(&frame));
     }
 }
 

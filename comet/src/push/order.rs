@@ -17,6 +17,10 @@ pub enum Step<T> {
     Deliver(T),
     /// The recipients of the next deliveries missed something: tell them to resync first.
     Resync(T),
+    /// This push arrived after later ones went out (it is late, or a node started the
+    /// conversation's stream from a later seq): its recipients get a `resync` for the
+    /// conversation instead, since delivering it now would break the order.
+    Late(T),
 }
 
 struct Stream<T> {
@@ -57,8 +61,9 @@ impl<T> Orderer<T> {
         };
         stream.touched = now;
         if seq < stream.next {
-            // A duplicate, or a straggler we already gave up on (its recipients got a resync).
-            return Vec::new();
+            // Pushes are published once each, so this is a straggler: the ones after it are
+            // out already. Never drop it silently.
+            return vec![Step::Late(item)];
         }
         if seq > stream.next {
             stream.held.insert(seq, item);
@@ -133,10 +138,11 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_dropped_and_conversations_are_independent() {
+    fn a_push_older_than_the_stream_start_becomes_a_resync_and_conversations_are_independent() {
         let (mut o, t) = (orderer(), Instant::now());
-        o.admit("c", 1, 1, t);
-        assert!(o.admit("c", 1, 1, t).is_empty());
+        // The node first sees 6 (5 was published later): 5 must not vanish.
+        assert_eq!(o.admit("c", 6, 6, t), vec![Step::Deliver(6)]);
+        assert_eq!(o.admit("c", 5, 5, t), vec![Step::Late(5)]);
         assert_eq!(o.admit("d", 9, 9, t), vec![Step::Deliver(9)]);
     }
 
@@ -149,11 +155,9 @@ mod tests {
         assert!(o.tick(t + Duration::from_millis(50)).is_empty());
         let out = o.tick(t + Duration::from_millis(150));
         assert_eq!(out, vec![Step::Resync(3), Step::Deliver(4)]);
-        // The straggler arriving late is dropped: its recipients were told to resync.
-        assert!(
-            o.admit("c", 2, 2, t + Duration::from_millis(200))
-                .is_empty()
-        );
+        // The straggler is not delivered out of order: its recipients resync instead.
+        let late = o.admit("c", 2, 2, t + Duration::from_millis(200));
+        assert_eq!(late, vec![Step::Late(2)]);
         assert_eq!(o.admit("c", 5, 5, t), vec![Step::Deliver(5)]);
     }
 

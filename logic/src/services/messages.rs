@@ -87,6 +87,8 @@ impl MessageService for crate::Logic {
             client_msg_id: req.client_msg_id,
             created_at: now_ms(),
         };
+        // Held until the fan-out is published, so this instance publishes in seq order.
+        let _turn = self.inner.sequencer.turn(&append.conversation_id).await;
         let stored = self
             .inner
             .repo
