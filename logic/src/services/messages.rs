@@ -23,7 +23,7 @@ const MAX_PAGE: i32 = 100;
 
 /// A page size the client asked for: 0 means the default; more than the maximum is an error
 /// rather than a silent clamp, so the client learns the bound.
-fn page(limit: i32) -> Result<i32, LogicError> {
+fn page_size(limit: i32) -> Result<i32, LogicError> {
     match limit {
         0 => Ok(DEFAULT_PAGE),
         1..=MAX_PAGE => Ok(limit),
@@ -130,28 +130,12 @@ impl MessageService for crate::Logic {
         req: Request<ListMessagesRequest>,
     ) -> Result<Response<ListMessagesResponse>, Status> {
         let caller = Caller::of(&req);
-        let me = caller.user()?;
         let req = req.get_ref();
-        let id = validate::id(&req.conversation_id, "conversation_id")?;
-        if req.before_seq < 0 {
-            return Err(LogicError::invalid("before_seq must not be negative").into());
-        }
-        let limit = page(req.limit)?;
-        self.member_view(id, me.id).await?;
+        let page = Page::History(req.before_seq);
         let out = self
-            .inner
-            .repo
-            .messages
-            .clone()
-            .list_messages(repo::ListMessagesRequest {
-                conversation_id: id.to_owned(),
-                before_seq: req.before_seq,
-                limit,
-            })
-            .await
-            .map_err(LogicError::upstream)?
-            .into_inner();
-        Ok(Response::new(page_of(out)))
+            .page(&caller, &req.conversation_id, page, req.limit)
+            .await?;
+        Ok(Response::new(out))
     }
 
     async fn sync_messages(
@@ -159,28 +143,12 @@ impl MessageService for crate::Logic {
         req: Request<SyncMessagesRequest>,
     ) -> Result<Response<ListMessagesResponse>, Status> {
         let caller = Caller::of(&req);
-        let me = caller.user()?;
         let req = req.get_ref();
-        let id = validate::id(&req.conversation_id, "conversation_id")?;
-        if req.after_seq < 0 {
-            return Err(LogicError::invalid("after_seq must not be negative").into());
-        }
-        let limit = page(req.limit)?;
-        self.member_view(id, me.id).await?;
+        let page = Page::Sync(req.after_seq);
         let out = self
-            .inner
-            .repo
-            .messages
-            .clone()
-            .sync_messages(repo::SyncMessagesRequest {
-                conversation_id: id.to_owned(),
-                after_seq: req.after_seq,
-                limit,
-            })
-            .await
-            .map_err(LogicError::upstream)?
-            .into_inner();
-        Ok(Response::new(page_of(out)))
+            .page(&caller, &req.conversation_id, page, req.limit)
+            .await?;
+        Ok(Response::new(out))
     }
 
     async fn send_typing(&self, req: Request<TypingRequest>) -> Result<Response<Empty>, Status> {
@@ -389,6 +357,55 @@ impl crate::Logic {
             .await
             .map_err(not_found_as("conversation not found"))?
             .into_inner())
+    }
+}
+
+/// Which page of a conversation: history before a seq, or sync after one.
+enum Page {
+    History(i64),
+    Sync(i64),
+}
+
+impl crate::Logic {
+    /// One page of messages for a member: the checks history and sync share, then the repo call.
+    async fn page(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        page: Page,
+        limit: i32,
+    ) -> Result<ListMessagesResponse, LogicError> {
+        let me = caller.user()?;
+        let id = validate::id(conversation_id, "conversation_id")?.to_owned();
+        let (bound, name) = match page {
+            Page::History(seq) => (seq, "before_seq"),
+            Page::Sync(seq) => (seq, "after_seq"),
+        };
+        if bound < 0 {
+            return Err(LogicError::invalid(format!("{name} must not be negative")));
+        }
+        let limit = page_size(limit)?;
+        self.member_view(&id, me.id).await?;
+        let mut messages = self.inner.repo.messages.clone();
+        let out = match page {
+            Page::History(before_seq) => {
+                let req = repo::ListMessagesRequest {
+                    conversation_id: id,
+                    before_seq,
+                    limit,
+                };
+                messages.list_messages(req).await
+            }
+            Page::Sync(after_seq) => {
+                let req = repo::SyncMessagesRequest {
+                    conversation_id: id,
+                    after_seq,
+                    limit,
+                };
+                messages.sync_messages(req).await
+            }
+        };
+        Ok(page_of(out.map_err(LogicError::upstream)?.into_inner()))
     }
 }
 
