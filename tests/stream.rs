@@ -245,3 +245,66 @@ async fn a_stream_refuses_a_conversation_the_caller_is_not_in_and_bad_requests(b
         .await
         .unwrap();
 }
+
+/// The service credential (distributed form) may stream every conversation at once, from a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_streams_every_conversation_from_a_time() {
+    let stack = Stack::start(Backend::Postgres, 1).await;
+    let api = stack.api(0);
+    let (a, b, c) = (
+        api.new_user().await.unwrap(),
+        api.new_user().await.unwrap(),
+        api.new_user().await.unwrap(),
+    );
+    let ab = api.direct(&a.access_token, &b.user_id).await.unwrap();
+    let ac = api.direct(&a.access_token, &c.user_id).await.unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 1;
+    api.send(&a.access_token, &ab, "before ab").await.unwrap();
+    api.send(&c.access_token, &ac, "before ac").await.unwrap();
+
+    let mut req = Request::new(request("", Some(From::SinceTime(since))));
+    let bearer = stack.service_bearer().expect("distributed stack");
+    req.metadata_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let mut stream = client(&stack)
+        .await
+        .stream_messages(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = vec![next(&mut stream).await, next(&mut stream).await];
+    api.send(&b.access_token, &ab, "live ab").await.unwrap();
+    api.send(&a.access_token, &ac, "live ac").await.unwrap();
+    seen.push(next(&mut stream).await);
+    seen.push(next(&mut stream).await);
+    quiet(&mut stream).await;
+    for chat in [&ab, &ac] {
+        let of_chat: Vec<(i64, String)> = seen
+            .iter()
+            .filter(|m| &m.conversation_id == chat)
+            .map(|m| (m.seq, m.content.clone()))
+            .collect();
+        assert_eq!(of_chat.len(), 2, "{of_chat:?}");
+        assert_eq!(
+            (of_chat[0].0, of_chat[1].0),
+            (1, 2),
+            "each conversation in seq order"
+        );
+        assert!(of_chat[0].1.starts_with("before") && of_chat[1].1.starts_with("live"));
+    }
+    // An end user cannot ask for every conversation.
+    let req = as_user(request("", Some(From::SinceTime(since))), &a.access_token);
+    let err = client(&stack).await.stream_messages(req).await.err();
+    let code = match err {
+        Some(status) => status.code(),
+        None => Code::Ok,
+    };
+    assert!(
+        matches!(code, Code::PermissionDenied | Code::InvalidArgument),
+        "{code:?}"
+    );
+}

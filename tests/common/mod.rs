@@ -156,6 +156,13 @@ impl Stack {
         Api::new(format!("http://{}", self.comets[i % self.comets.len()]))
     }
 
+    /// The `authorization` value a trusted backend service presents (distributed form only: the
+    /// embedded stack keeps its credential to itself).
+    pub fn service_bearer(&self) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        Some(shared.token.bearer().to_str().ok()?.to_owned())
+    }
+
     /// `ws://host:port` of comet node `i`.
     pub fn ws(&self, i: usize) -> String {
         format!("ws://{}", self.comets[i % self.comets.len()])
