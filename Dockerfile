@@ -5,7 +5,11 @@ COPY . .
 RUN cargo build --release --locked --bin natter
 
 FROM debian:bookworm-slim
-RUN useradd --system --home /var/lib/natter natter && mkdir -p /var/lib/natter && chown natter /var/lib/natter
+# The folders exist in the image, owned by natter, so named volumes mounted on them start out
+# writable by the natter user (Docker copies ownership into a new volume).
+RUN useradd --system --home /var/lib/natter natter \
+ && mkdir -p /var/lib/natter/data /var/lib/natter/keys \
+ && chown -R natter /var/lib/natter
 COPY --from=build /src/target/release/natter /usr/local/bin/natter
 USER natter
 WORKDIR /var/lib/natter
