@@ -20,8 +20,6 @@ pub struct LogicClients {
     pub groups: GroupServiceClient<Transport>,
     pub messages: MessageServiceClient<Transport>,
     pub presence: PresenceServiceClient<Transport>,
-    // The profile routes come with their issue; the client is wired already.
-    #[allow(dead_code)]
     pub users: UserServiceClient<Transport>,
     pub friends: FriendServiceClient<Transport>,
 }
