@@ -1,6 +1,7 @@
 //! Serving a bound listener until a shutdown signal: gRPC tiers (with the health and reflection
 //! services) and the HTTP tier, each draining in-flight work before it returns.
 
+use axum::serve::ListenerExt;
 use natter_proto::FILE_DESCRIPTOR_SET;
 use std::{future::Future, time::Duration};
 use tokio::net::TcpListener;
@@ -10,6 +11,12 @@ use tonic_health::ServingStatus;
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// The kernel send buffer of each client connection (the kernel doubles it for bookkeeping).
+/// Left to autotuning, a client that stops reading lets the kernel buffer megabytes for it,
+/// and the socket's bounded queue never overflows, so it never learns to `resync`. Pinned,
+/// a stalled socket costs at most this, and a chat socket still moves hundreds of KiB/s.
+pub const SOCKET_SEND_BUFFER: usize = 32 * 1024;
 
 /// Adds `grpc.health.v1.Health` (overall status SERVING until `shutdown`) and server reflection
 /// to `routes`; returns them with the reporter that flips health to NOT_SERVING.
@@ -55,6 +62,13 @@ pub async fn http(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = listener.tap_io(|tcp| {
+        let sock = socket2::SockRef::from(&*tcp);
+        if let Err(err) = sock.set_send_buffer_size(SOCKET_SEND_BUFFER) {
+            tracing::debug!(%err, "cannot size a connection's send buffer");
+        }
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(());

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use natter_comet::{Comet, CometConfig};
 use natter_logic::{Logic, LogicConfig, SigningKeys};
-use natter_proto::{ServiceToken, Transport, channel_transport, local_transport};
+use natter_proto::{ServiceToken, Transport, channel_transport, local_transport, retrying};
 use natter_realtime::{Bus, MemoryBus, MemoryPresence, Presence, RedisBus, RedisPresence};
 use natter_repo::{RepoService, store};
 use std::{path::Path, sync::Arc, time::Duration};
@@ -163,15 +163,15 @@ pub async fn comet(
     Ok(())
 }
 
-/// A lazily connecting channel to a tier at `url`: the first call connects, and a restarted peer
-/// is reconnected to by itself.
+/// A lazily connecting channel to a tier at `url`: the first call connects, a restarted peer is
+/// reconnected to by itself, and calls made while it is down wait for it (a few seconds).
 fn connect(url: &str, token: &ServiceToken) -> anyhow::Result<Transport> {
     let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("bad tier URL {url:?}"))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30));
-    Ok(channel_transport(endpoint.connect_lazy(), token))
+    Ok(retrying(channel_transport(endpoint.connect_lazy(), token)))
 }
 
 async fn drain(tasks: TaskTracker) {

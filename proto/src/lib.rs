@@ -34,6 +34,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod access;
 pub mod credential;
 pub mod json;
+mod retry;
 mod transport;
 pub use credential::ServiceToken;
+pub use retry::retrying;
 pub use transport::{Transport, TransportError, channel_transport, local_transport};

@@ -13,7 +13,7 @@ pub type Transport = BoxCloneSyncService<Request<Body>, Response<Body>, Transpor
 /// object here trips rustc's higher-ranked `Send` check in every `async fn` that calls a client.
 #[derive(Debug, thiserror::Error)]
 #[error("transport: {0}")]
-pub struct TransportError(#[source] BoxError);
+pub struct TransportError(#[source] pub(crate) BoxError);
 
 /// A transport to a tier in another process.
 pub fn channel_transport(channel: tonic::transport::Channel, token: &ServiceToken) -> Transport {

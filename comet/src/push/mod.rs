@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// How long an out-of-order push waits for the ones before it.
 const HOLD: Duration = Duration::from_millis(100);
+/// How long re-announcing presence after a bus gap may hold up the resync.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a conversation's ordering state outlives its last push.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -49,6 +51,10 @@ async fn dispatch(state: AppState, mut sub: Subscription) {
                 None => break,
                 Some(Delivery::Gap) => {
                     tracing::warn!("bus gap: every socket on this node resyncs");
+                    // Presence may have been lost with the bus (a restarted Redis keeps
+                    // nothing): announce this node's users again *before* telling sockets to
+                    // sync, so every message stored after their sync is also routed here.
+                    let _ = tokio::time::timeout(ANNOUNCE_TIMEOUT, announce(&state)).await;
                     let frame = Utf8Bytes::from_static(RESYNC_ALL);
                     state.registry.for_all(|c| c.push(&frame));
                 }
@@ -147,14 +153,19 @@ async fn heartbeat(state: AppState) {
             _ = state.shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        for chunk in state.registry.users().chunks(1_000) {
-            let req = NodeHeartbeatRequest {
-                node_id: state.config.node_id.clone(),
-                user_ids: chunk.to_vec(),
-            };
-            if let Err(status) = state.logic.presence.clone().node_heartbeat(req).await {
-                tracing::warn!(%status, "presence heartbeat failed");
-            }
+        announce(&state).await;
+    }
+}
+
+/// Marks every user with a socket on this node online here, in batches.
+async fn announce(state: &AppState) {
+    for chunk in state.registry.users().chunks(1_000) {
+        let req = NodeHeartbeatRequest {
+            node_id: state.config.node_id.clone(),
+            user_ids: chunk.to_vec(),
+        };
+        if let Err(status) = state.logic.presence.clone().node_heartbeat(req).await {
+            tracing::warn!(%status, "presence heartbeat failed");
         }
     }
 }

@@ -211,8 +211,43 @@ async fn write_loop(
         REVOKED => "session revoked",
         _ => "",
     };
-    close(&mut sink, code, reason).await;
+    // From here the socket only says goodbye: requests still arriving are not served.
+    conn.close_with(code);
+    let mut frames = Vec::new();
+    if code == POLICY && conn.dropped.swap(false, Ordering::Relaxed) {
+        // Dropped for not keeping up: if it ever reads again, it learns it must `sync`.
+        frames.push(Message::Text(Utf8Bytes::from_static(RESYNC_ALL)));
+    }
+    frames.push(close_frame(code, reason));
+    let goodbye = async {
+        for frame in frames {
+            if sink.send(frame).await.is_err() {
+                return;
+            }
+        }
+        // Then wait for the client's close reply, on which the reader half (and with it the
+        // session) ends. Dropping the connection at once would answer whatever the client
+        // still sends (a pong, a request) with a TCP reset, and a reset discards everything
+        // the client has not read yet: the close frame included.
+        std::future::pending::<()>().await
+    };
+    // A client closed for not reading gets longer: it may read again, and should then find
+    // the `resync` and the close. Its memory stays bounded meanwhile: two frames were added.
+    let grace = if code == POLICY {
+        SLOW_CLOSE_GRACE
+    } else {
+        CLOSE_GRACE
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(grace, goodbye) => {}
+        _ = state.shutdown.cancelled(), if code != GOING_AWAY => {}
+    }
 }
+
+/// How long a closing socket waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// The same, for a socket closed for not reading (4008).
+const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 enum Written {
     Ok,
@@ -272,6 +307,10 @@ async fn read_loop(
                 return;
             }
         };
+        if conn.close.is_cancelled() {
+            // Closing: the writer has said goodbye and no reply would be sent.
+            continue;
+        }
         let reply = match limiter.admit(Instant::now()) {
             methods::Admit::Yes => methods::handle(state, who, &text).await,
             methods::Admit::No(reply) => reply(&text),
@@ -340,13 +379,16 @@ fn presence(state: &AppState, conn: &Conn, online: bool) {
     });
 }
 
-async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
-    };
+    }))
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = sink.send(close_frame(code, reason)).await;
         let _ = sink.close().await;
     })
     .await;

@@ -87,8 +87,8 @@ impl MessageService for crate::Logic {
             client_msg_id: req.client_msg_id,
             created_at: now_ms(),
         };
-        // Held until the fan-out is published, so this instance publishes in seq order.
-        let _turn = self.inner.sequencer.turn(&append.conversation_id).await;
+        // Taken before storing, released once published: this instance publishes in seq order.
+        let mut ticket = self.inner.sequencer.ticket(&append.conversation_id);
         let stored = self
             .inner
             .repo
@@ -114,6 +114,7 @@ impl MessageService for crate::Logic {
                 seq: message.seq,
             };
             let timeout = self.inner.config.fanout_timeout;
+            ticket.turn(message.seq).await;
             tokio::join!(
                 self.inner.fanout.push(stored.member_ids, push, timeout),
                 self.inner.streams.publish(&message, timeout),
