@@ -44,6 +44,7 @@ pub async fn embedded(
         bus.clone(),
     );
     let logic_routes = natter_logic::routes(logic.clone(), &token);
+    let publishes = logic.clone();
     let tasks = TaskTracker::new();
     let comet = Comet::start(
         comet,
@@ -65,6 +66,7 @@ pub async fn embedded(
         logic.close_streams();
     })
     .await?;
+    publishes.finish_publishing(crate::serve::DRAIN).await;
     drain(tasks).await;
     Ok(())
 }
@@ -117,12 +119,14 @@ pub async fn logic(
     );
     let logic = Logic::new(config, keys, repo, bus);
     let routes = natter_logic::routes(logic.clone(), &shared.token);
+    let closing = logic.clone();
     crate::serve::grpc(listener, routes, async move {
         shutdown.cancelled().await;
         // Open message streams never end by themselves: end them so the drain can finish.
-        logic.close_streams();
+        closing.close_streams();
     })
     .await?;
+    logic.finish_publishing(crate::serve::DRAIN).await;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! push (Redis away, node restarting) catches up with `sync`. So failures here are logged, never
 //! returned to the sender.
 
+use crate::breaker::Breaker;
 use natter_proto::{
     Transport,
     bus::{Envelope, Kick, Push, envelope::Event},
@@ -15,15 +16,27 @@ use natter_realtime::Bus;
 use prost::Message as _;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+/// Where a fan-out goes: recipients by comet node, or `None` when presence could not say.
+pub struct Route(Option<BTreeMap<String, Vec<String>>>);
+
 #[derive(Clone)]
 pub struct Fanout {
     presence: PresenceStoreClient<Transport>,
     bus: Arc<dyn Bus>,
+    breaker: Arc<Breaker>,
 }
 
 impl Fanout {
-    pub fn new(presence: PresenceStoreClient<Transport>, bus: Arc<dyn Bus>) -> Self {
-        Self { presence, bus }
+    pub fn new(
+        presence: PresenceStoreClient<Transport>,
+        bus: Arc<dyn Bus>,
+        breaker: Arc<Breaker>,
+    ) -> Self {
+        Self {
+            presence,
+            bus,
+            breaker,
+        }
     }
 
     /// Sends `push` to every socket of `recipients`, within `timeout`.
@@ -42,12 +55,42 @@ impl Fanout {
     }
 
     async fn publish(&self, recipients: Vec<String>, event: Event, timeout: Duration) {
-        if recipients.is_empty() {
+        let started = tokio::time::Instant::now();
+        let route = self.route(recipients, timeout).await;
+        let left = timeout.saturating_sub(started.elapsed());
+        self.deliver(route, event, left).await;
+    }
+
+    /// Step one of a fan-out: which comet nodes hold `recipients`. Separate from
+    /// [`deliver`](Self::deliver) so that a conversation's messages can look their routes up
+    /// concurrently and only take turns for the (short) publishing.
+    pub async fn route(&self, recipients: Vec<String>, timeout: Duration) -> Route {
+        if recipients.is_empty() || !self.breaker.allows() {
+            return Route(Some(BTreeMap::new()));
+        }
+        match tokio::time::timeout(timeout, self.nodes_of(recipients)).await {
+            Ok(Some(by_node)) => Route(Some(by_node)),
+            Ok(None) => {
+                self.breaker.failed();
+                Route(None)
+            }
+            Err(_) => {
+                tracing::warn!("presence lookup timed out; recipients will resync");
+                self.breaker.failed();
+                Route(None)
+            }
+        }
+    }
+
+    /// Step two: one bus message per node of `route`, within `timeout`.
+    pub async fn deliver(&self, route: Route, event: Event, timeout: Duration) {
+        let Route(Some(by_node)) = route else { return };
+        if by_node.is_empty() || !self.breaker.allows() {
             return;
         }
+        tracing::debug!(nodes = by_node.len(), "fan-out");
         let work = async {
-            let by_node = self.nodes_of(recipients).await?;
-            tracing::debug!(nodes = by_node.len(), "fan-out");
+            let mut delivered = true;
             for (node, user_ids) in by_node {
                 let envelope = Envelope {
                     user_ids,
@@ -59,12 +102,18 @@ impl Fanout {
                     .await
                 {
                     tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
+                    delivered = false;
                 }
             }
-            Some(())
+            delivered
         };
-        if tokio::time::timeout(timeout, work).await.is_err() {
-            tracing::warn!("fan-out timed out; recipients will resync");
+        match tokio::time::timeout(timeout, work).await {
+            Ok(true) => self.breaker.succeeded(),
+            Ok(false) => self.breaker.failed(),
+            Err(_) => {
+                tracing::warn!("fan-out timed out; recipients will resync");
+                self.breaker.failed();
+            }
         }
     }
 

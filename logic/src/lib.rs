@@ -5,6 +5,8 @@
 //! ([`fanout`]): one bus message per comet node that holds recipients. It keeps no state between
 //! calls, so any number can run side by side.
 
+mod background;
+mod breaker;
 mod caller;
 pub mod config;
 mod convert;
@@ -57,14 +59,17 @@ struct Inner {
     streams: stream::Streams,
     /// One turn per conversation from storing a message to publishing it.
     sequencer: sequencer::Sequencer,
+    /// Publishes that run after their send has answered.
+    background: background::Background,
 }
 
 impl Logic {
     /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
-        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone());
-        let streams = stream::Streams::new(bus);
+        let breaker = Arc::<breaker::Breaker>::default();
+        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone(), breaker.clone());
+        let streams = stream::Streams::new(bus, breaker);
         let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
         let stop = CancellationToken::new();
         revocations::spawn_refresh(revocations.clone(), repo.sessions.clone(), stop.clone());
@@ -78,6 +83,7 @@ impl Logic {
                 _stop_polling: stop.drop_guard(),
                 streams,
                 sequencer: sequencer::Sequencer::default(),
+                background: background::Background::default(),
             }),
         }
     }
@@ -87,6 +93,12 @@ impl Logic {
     /// would otherwise wait for it.
     pub fn close_streams(&self) {
         self.inner.streams.close();
+    }
+
+    /// Waits (at most `limit`) for the publishes of messages already stored and acknowledged,
+    /// so that a restart does not swallow their pushes. Call it once the server has drained.
+    pub async fn finish_publishing(&self, limit: std::time::Duration) {
+        self.inner.background.drain(limit).await;
     }
 }
 

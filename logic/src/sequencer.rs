@@ -25,9 +25,11 @@ use tokio::sync::Notify;
 /// stuck predecessor delays its conversation, never stops it.
 const MAX_WAIT: Duration = Duration::from_secs(3);
 
-#[derive(Default)]
+/// Cheap to clone: clones share the conversations, so a [`Ticket`] can outlive the request that
+/// took it (the publish runs after the sender has its reply).
+#[derive(Clone, Default)]
 pub struct Sequencer {
-    conversations: DashMap<String, Arc<Conversation>>,
+    conversations: Arc<DashMap<String, Arc<Conversation>>>,
 }
 
 #[derive(Default)]
@@ -46,17 +48,19 @@ struct State {
 }
 
 /// One send's place in its conversation, from before it is stored until it is published.
-pub struct Ticket<'a> {
-    owner: &'a Sequencer,
+pub struct Ticket {
+    owner: Sequencer,
     key: String,
     conversation: Arc<Conversation>,
     id: u64,
     published: bool,
+    /// The last ticket taken when this one's message was known stored (see `may_publish`).
+    horizon: Option<u64>,
 }
 
 impl Sequencer {
     /// Takes a ticket for a message about to be stored in `conversation_id`.
-    pub fn ticket(&self, conversation_id: &str) -> Ticket<'_> {
+    pub fn ticket(&self, conversation_id: &str) -> Ticket {
         let conversation = (self.conversations.entry(conversation_id.to_owned()))
             .or_default()
             .clone();
@@ -68,11 +72,12 @@ impl Sequencer {
             id
         };
         Ticket {
-            owner: self,
+            owner: self.clone(),
             key: conversation_id.to_owned(),
             conversation,
             id,
             published: false,
+            horizon: None,
         }
     }
 
@@ -82,13 +87,17 @@ impl Sequencer {
     }
 }
 
-impl Ticket<'_> {
+impl Ticket {
     /// The message was stored as `seq`: waits until it may be published. Publish, then drop the
     /// ticket.
     pub async fn turn(&mut self, seq: i64) {
+        let mut horizon = self.horizon;
         self.set(|state, id| {
             state.open.insert(id, Some(seq));
+            horizon.get_or_insert(state.next_ticket);
         });
+        self.horizon = horizon;
+        let horizon = horizon.unwrap_or(u64::MAX);
         self.published = true;
         let waited = tokio::time::timeout(MAX_WAIT, async {
             loop {
@@ -96,7 +105,7 @@ impl Ticket<'_> {
                 tokio::pin!(changed);
                 // Registered before looking, so a change in between is not missed.
                 changed.as_mut().enable();
-                if self.may_publish(seq) {
+                if self.may_publish(seq, horizon) {
                     return;
                 }
                 changed.await;
@@ -107,13 +116,18 @@ impl Ticket<'_> {
         }
     }
 
-    fn may_publish(&self, seq: i64) -> bool {
+    /// `horizon`: the last ticket taken when this message was known stored. A ticket taken
+    /// after that stores after it, so it can only get a later seq: only those up to the
+    /// horizon can hold an earlier one. Without this cut a busy conversation, where some send
+    /// is always between its ticket and its store, would keep everyone waiting.
+    fn may_publish(&self, seq: i64, horizon: u64) -> bool {
         let state = self.lock();
         if state.published >= seq - 1 {
             return true;
         }
         // Could a send of this instance still publish an earlier seq? One not stored yet might.
-        !(state.open.iter()).any(|(&id, other)| id != self.id && other.is_none_or(|o| o < seq))
+        !(state.open.range(..=horizon))
+            .any(|(&id, other)| id != self.id && other.is_none_or(|o| o < seq))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -126,7 +140,7 @@ impl Ticket<'_> {
     }
 }
 
-impl Drop for Ticket<'_> {
+impl Drop for Ticket {
     /// Marks the message published (or abandoned, when it was never stored), wakes the sends
     /// waiting behind it, and forgets the conversation when nothing of it is under way.
     fn drop(&mut self) {
@@ -186,6 +200,22 @@ mod tests {
         drop(failed);
         // 6 belongs to another instance, or to nobody: publish.
         assert!(wait(mine.turn(7)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn sends_that_start_after_a_store_do_not_hold_it_up() {
+        let seq = Sequencer::default();
+        let mut stored = seq.ticket("c");
+        let earlier = seq.ticket("c");
+        // Stored as 9 while `earlier` was under way: it might become 8.
+        assert!(wait(stored.turn(9)).await.is_none(), "may wait for 8");
+        // Sends that take their ticket now store after 9: they cannot be 8.
+        let _later = (seq.ticket("c"), seq.ticket("c"));
+        drop(earlier);
+        assert!(
+            wait(stored.turn(9)).await.is_some(),
+            "only sends begun before 9 was stored hold it up"
+        );
     }
 
     #[tokio::test]

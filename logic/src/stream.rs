@@ -20,7 +20,7 @@
 //! keep up), the stream ends with RESOURCE_EXHAUSTED, and the client resumes from the last seq
 //! it received. Shutdown ends open streams with UNAVAILABLE, so they never hold a tier's drain.
 
-use crate::{LogicError, convert};
+use crate::{LogicError, breaker::Breaker, convert};
 use bytes::Bytes;
 use futures::{FutureExt, Stream};
 use natter_proto::{
@@ -75,13 +75,16 @@ pub enum Start {
 #[derive(Clone)]
 pub struct Streams {
     bus: Arc<dyn Bus>,
+    /// Shared with the fan-out: one bus, one view of whether it answers.
+    breaker: Arc<Breaker>,
     closing: CancellationToken,
 }
 
 impl Streams {
-    pub fn new(bus: Arc<dyn Bus>) -> Self {
+    pub fn new(bus: Arc<dyn Bus>, breaker: Arc<Breaker>) -> Self {
         Self {
             bus,
+            breaker,
             closing: CancellationToken::new(),
         }
     }
@@ -89,12 +92,16 @@ impl Streams {
     /// Tells open streams about a newly stored message. Best effort like the fan-out: a stream
     /// that misses it notices the gap at the next message and reads the store.
     pub async fn publish(&self, message: &Message, timeout: Duration) {
+        if !self.breaker.allows() {
+            return;
+        }
         let payload = Bytes::from(message.encode_to_vec());
         match tokio::time::timeout(timeout, self.bus.publish(STREAM_NODE, payload)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => return self.breaker.succeeded(),
             Ok(Err(err)) => tracing::warn!(%err, "stream publish failed"),
             Err(_) => tracing::warn!("stream publish timed out"),
         }
+        self.breaker.failed();
     }
 
     /// Ends every open stream (UNAVAILABLE): called at shutdown.

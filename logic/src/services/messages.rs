@@ -5,7 +5,7 @@ use crate::{
     validate,
 };
 use natter_proto::{
-    bus::Push,
+    bus::{Push, envelope::Event},
     json::{self, MessageJson},
     logic::{
         Empty, ListMessagesRequest, ListMessagesResponse, Message, MessageRef, MessageStatus,
@@ -114,11 +114,20 @@ impl MessageService for crate::Logic {
                 seq: message.seq,
             };
             let timeout = self.inner.config.fanout_timeout;
-            ticket.turn(message.seq).await;
-            tokio::join!(
-                self.inner.fanout.push(stored.member_ids, push, timeout),
-                self.inner.streams.publish(&message, timeout),
-            );
+            let (logic, published) = (self.clone(), message.clone());
+            // Stored is done: the reply does not wait for the bus (see `background`).
+            let publish = async move {
+                let fanout = &logic.inner.fanout;
+                // Looked up before taking turns: only the publishing itself is in seq order.
+                let route = fanout.route(stored.member_ids, timeout).await;
+                ticket.turn(published.seq).await;
+                tokio::join!(
+                    fanout.deliver(route, Event::Push(push), timeout),
+                    logic.inner.streams.publish(&published, timeout),
+                );
+                drop(ticket);
+            };
+            self.inner.background.spawn(publish).await;
         }
         Ok(Response::new(SendMessageResponse {
             message: Some(message),
