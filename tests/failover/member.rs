@@ -91,6 +91,8 @@ pub struct Device {
     pub home: usize,
     pub token: String,
     pub conversation: String,
+    /// Counts the devices told to `resync` at least once.
+    pub resynced: Arc<AtomicUsize>,
 }
 
 impl Device {
@@ -171,6 +173,9 @@ impl Device {
                     held.keep(m);
                 }
                 Some("resync") => {
+                    if held.resyncs == 0 {
+                        self.resynced.fetch_add(1, Ordering::Relaxed);
+                    }
                     held.resyncs += 1;
                     catchup.ask(&mut ws, held, &self.conversation).await?;
                 }

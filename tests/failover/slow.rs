@@ -72,6 +72,7 @@ pub async fn never_reading_client() {
                 home: i % 3,
                 token: m.access_token.clone(),
                 conversation: conversation.clone(),
+                resynced: Default::default(),
             };
             tokio::spawn(device.run(ready_tx.clone(), stop.clone()))
         })
