@@ -3,7 +3,8 @@
 //! It authenticates callers ([`caller`]), checks what they may do, asks the repo tier to store
 //! or fetch, and after a write that others must see publishes the fan-out on the bus
 //! ([`fanout`]): one bus message per comet node that holds recipients. It keeps no state between
-//! calls, so any number can run side by side.
+//! calls, so any number can run side by side (even presence pushes, [`presence_notify`], keep
+//! what they announced in the shared presence store).
 
 mod caller;
 pub mod config;
@@ -12,6 +13,7 @@ mod error;
 mod fanout;
 pub mod keys;
 mod passwords;
+mod presence_notify;
 mod repo;
 mod revocations;
 mod sequencer;
@@ -57,6 +59,8 @@ struct Inner {
     streams: stream::Streams,
     /// One turn per conversation from storing a message to publishing it.
     sequencer: sequencer::Sequencer,
+    /// Settles presence reports into `presence` pushes.
+    presence_notify: presence_notify::PresenceNotify,
 }
 
 impl Logic {
@@ -68,6 +72,14 @@ impl Logic {
         let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
         let stop = CancellationToken::new();
         revocations::spawn_refresh(revocations.clone(), repo.sessions.clone(), stop.clone());
+        let presence_notify = presence_notify::PresenceNotify::start(
+            config.presence_settle,
+            config.presence_sweep,
+            config.fanout_timeout,
+            repo.clone(),
+            fanout.clone(),
+            stop.child_token(),
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -78,6 +90,7 @@ impl Logic {
                 _stop_polling: stop.drop_guard(),
                 streams,
                 sequencer: sequencer::Sequencer::default(),
+                presence_notify,
             }),
         }
     }
