@@ -127,12 +127,17 @@ struct LogicArgs {
     /// Only friends may open a direct chat or write in one (default: anyone not blocked).
     #[arg(long, env = "NATTER_DIRECT_REQUIRES_FRIENDSHIP")]
     direct_requires_friendship: bool,
+    /// Milliseconds a user's presence must hold still before friends and fellow members get a
+    /// `presence` push (a connection that flaps within it pushes nothing).
+    #[arg(long, env = "NATTER_PRESENCE_SETTLE_MS", default_value_t = 2_000)]
+    presence_settle_ms: u64,
 }
 
 impl LogicArgs {
     fn config(&self) -> LogicConfig {
         LogicConfig {
             direct_requires_friendship: self.direct_requires_friendship,
+            presence_settle: Duration::from_millis(self.presence_settle_ms),
             ..LogicConfig::default()
         }
     }

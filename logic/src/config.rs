@@ -15,6 +15,12 @@ pub struct LogicConfig {
     /// When true, a direct chat (opening one, sending in one) needs the two to be friends; when
     /// false anyone not blocked may write to anyone.
     pub direct_requires_friendship: bool,
+    /// How long a user's presence must hold still before their contacts are told: a connection
+    /// that drops and comes back within this sends no `presence` push at all.
+    pub presence_settle: Duration,
+    /// How often this instance looks for users shown online whose presence expired (their comet
+    /// node died without saying goodbye), to announce them offline.
+    pub presence_sweep: Duration,
 }
 
 impl Default for LogicConfig {
@@ -24,6 +30,8 @@ impl Default for LogicConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             fanout_timeout: Duration::from_secs(2),
             direct_requires_friendship: false,
+            presence_settle: Duration::from_secs(2),
+            presence_sweep: Duration::from_secs(15),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! It authenticates callers ([`caller`]), checks what they may do, asks the repo tier to store
 //! or fetch, and after a write that others must see publishes the fan-out on the bus
 //! ([`fanout`]): one bus message per comet node that holds recipients. It keeps no state between
-//! calls, so any number can run side by side.
+//! calls, so any number can run side by side (even presence pushes, [`presence_notify`], keep
+//! what they announced in the shared presence store).
 
 mod background;
 mod breaker;
@@ -14,6 +15,7 @@ mod error;
 mod fanout;
 pub mod keys;
 mod passwords;
+mod presence_notify;
 mod repo;
 mod revocations;
 mod sequencer;
@@ -61,6 +63,8 @@ struct Inner {
     sequencer: sequencer::Sequencer,
     /// Publishes that run after their send has answered.
     background: background::Background,
+    /// Settles presence reports into `presence` pushes.
+    presence_notify: presence_notify::PresenceNotify,
 }
 
 impl Logic {
@@ -73,6 +77,14 @@ impl Logic {
         let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
         let stop = CancellationToken::new();
         revocations::spawn_refresh(revocations.clone(), repo.sessions.clone(), stop.clone());
+        let presence_notify = presence_notify::PresenceNotify::start(
+            config.presence_settle,
+            config.presence_sweep,
+            config.fanout_timeout,
+            repo.clone(),
+            fanout.clone(),
+            stop.child_token(),
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -84,6 +96,7 @@ impl Logic {
                 streams,
                 sequencer: sequencer::Sequencer::default(),
                 background: background::Background::default(),
+                presence_notify,
             }),
         }
     }

@@ -95,6 +95,7 @@ contract_suite!(
     set_online_refreshes_the_ttl,
     empty_inputs_are_no_ops,
     a_large_batch_works,
+    mark_announced_reports_changes_and_announced_lists_the_online_ones,
 );
 
 const TTL: Duration = Duration::from_secs(30);
@@ -229,6 +230,31 @@ async fn a_user_set_online_is_found_by_lookup_until_set_offline<B: Backend>() {
         presence.lookup(&users(&["alice"])).await.unwrap(),
         online(&[])
     );
+}
+
+async fn mark_announced_reports_changes_and_announced_lists_the_online_ones<B: Backend>() {
+    let presence = B::presence(&common::prefix(), TTL).await;
+    assert!(presence.mark_announced("alice", true).await.unwrap());
+    assert!(!presence.mark_announced("alice", true).await.unwrap());
+    assert!(presence.mark_announced("bob", true).await.unwrap());
+    // Offline is the default: announcing it for someone never announced online changes nothing.
+    assert!(!presence.mark_announced("carol", false).await.unwrap());
+    let mut all = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (page, next) = presence.announced(cursor).await.unwrap();
+        all.extend(page);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all, users(&["alice", "bob"]));
+    assert!(presence.mark_announced("alice", false).await.unwrap());
+    assert!(!presence.mark_announced("alice", false).await.unwrap());
+    assert_eq!(presence.announced(0).await.unwrap().0, users(&["bob"]));
 }
 
 async fn a_user_online_on_two_nodes_lists_both_and_stays_online_when_one_goes_offline<

@@ -1,5 +1,6 @@
 //! A WebSocket client for the public contract: requests with ids, replies matched by id,
-//! pushes kept in arrival order.
+//! pushes kept in arrival order. `presence` pushes (which arrive whenever a contact connects or
+//! leaves) are kept apart, so tests about other pushes never see them: [`Socket::presence`].
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
@@ -15,6 +16,7 @@ pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: i64,
     pushes: VecDeque<Value>,
+    presences: VecDeque<Value>,
 }
 
 /// How long a test waits for any one thing before failing.
@@ -30,6 +32,7 @@ impl Socket {
             ws,
             next_id: 0,
             pushes: VecDeque::new(),
+            presences: VecDeque::new(),
         })
     }
 
@@ -64,7 +67,9 @@ impl Socket {
         self.send_text(frame.to_string()).await?;
         loop {
             let v = self.next_frame().await?;
-            if v.get("push").is_some() {
+            if v["push"] == "presence" {
+                self.presences.push_back(v);
+            } else if v.get("push").is_some() {
                 self.pushes.push_back(v);
             } else if v["id"] == id {
                 return Ok(v);
@@ -72,17 +77,43 @@ impl Socket {
         }
     }
 
-    /// The next push (buffered or arriving within [`PATIENCE`]).
+    /// The next push other than `presence` (buffered or arriving within [`PATIENCE`]).
     pub async fn push(&mut self) -> anyhow::Result<Value> {
         if let Some(p) = self.pushes.pop_front() {
             return Ok(p);
         }
         loop {
             let v = self.next_frame().await?;
-            if v.get("push").is_some() {
+            if v["push"] == "presence" {
+                self.presences.push_back(v);
+            } else if v.get("push").is_some() {
                 return Ok(v);
             }
         }
+    }
+
+    /// The next `presence` push (buffered or arriving within [`PATIENCE`]); other pushes that
+    /// arrive meanwhile are kept for [`Socket::push`].
+    pub async fn presence(&mut self) -> anyhow::Result<Value> {
+        if let Some(p) = self.presences.pop_front() {
+            return Ok(p);
+        }
+        loop {
+            let v = self.next_frame().await?;
+            if v["push"] == "presence" {
+                return Ok(v);
+            } else if v.get("push").is_some() {
+                self.pushes.push_back(v);
+            }
+        }
+    }
+
+    /// Whether a `presence` push arrives within `wait` (to assert that none does).
+    pub async fn presence_within(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(p) = self.presences.pop_front() {
+            return Some(p);
+        }
+        tokio::time::timeout(wait, self.presence()).await.ok()?.ok()
     }
 
     /// Whether a push arrives within `wait` (to assert that none does).

@@ -6,6 +6,7 @@ mod chats;
 mod friends;
 mod groups;
 pub(crate) mod openapi;
+mod presence;
 mod profiles;
 
 use crate::{AppState, error::ApiError, logic::Identity, ws};
@@ -30,6 +31,7 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
         .merge(groups::routes())
         .merge(profiles::routes())
         .merge(friends::routes())
+        .merge(presence::routes())
         .merge(openapi::routes())
         .route("/v1/ws", get(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))

@@ -249,6 +249,20 @@ pub struct Blocked {
     user_ids: Vec<String>,
 }
 
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnlineStatus {
+    user_id: String,
+    /// True while the user has a socket connected on any node.
+    online: bool,
+}
+
+#[derive(ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statuses {
+    statuses: Vec<OnlineStatus>,
+}
+
 /// `GET /healthz`: "ok" while the process serves.
 #[utoipa::path(get, path = "/healthz", tag = "meta", operation_id = "meta_healthz",
     responses((status = 200, description = "the process serves", body = String, content_type = "text/plain")))]
@@ -295,6 +309,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         super::friends::accept, super::friends::decline, super::friends::remove,
         super::friends::request_by_id, super::friends::blocked, super::friends::block,
         super::friends::unblock,
+        super::presence::batch,
         _healthz, _ws, openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

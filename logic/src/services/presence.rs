@@ -71,16 +71,20 @@ impl PresenceService for crate::Logic {
     async fn connected(&self, req: Request<ConnectionEvent>) -> Result<Response<Empty>, Status> {
         Caller::of(&req).require_service()?;
         let ev = req.into_inner();
+        let user_id = ev.user_id.clone();
         self.presence_update(true, ev.node_id, vec![ev.user_id])
             .await?;
+        self.inner.presence_notify.changed(&user_id);
         Ok(Response::new(Empty {}))
     }
 
     async fn disconnected(&self, req: Request<ConnectionEvent>) -> Result<Response<Empty>, Status> {
         Caller::of(&req).require_service()?;
         let ev = req.into_inner();
+        let user_id = ev.user_id.clone();
         self.presence_update(false, ev.node_id, vec![ev.user_id])
             .await?;
+        self.inner.presence_notify.changed(&user_id);
         Ok(Response::new(Empty {}))
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
 use std::time::Instant;
 
 use super::Presence;
@@ -28,6 +28,8 @@ struct Inner {
     ttl: Duration,
     /// When the next full sweep is due.
     next_sweep: Mutex<Instant>,
+    /// Users last announced online (see [`Presence::mark_announced`]).
+    announced: DashSet<String>,
 }
 
 impl MemoryPresence {
@@ -38,6 +40,7 @@ impl MemoryPresence {
                 users: DashMap::new(),
                 ttl,
                 next_sweep: Mutex::new(Instant::now() + ttl),
+                announced: DashSet::new(),
             }),
         }
     }
@@ -120,6 +123,25 @@ impl Presence for MemoryPresence {
             }
         }
         Ok(found)
+    }
+
+    async fn mark_announced(&self, user_id: &str, online: bool) -> Result<bool, RealtimeError> {
+        Ok(if online {
+            self.inner.announced.insert(user_id.to_owned())
+        } else {
+            self.inner.announced.remove(user_id).is_some()
+        })
+    }
+
+    /// One page holds everyone: the set is in memory, and as large as the users online here.
+    async fn announced(&self, _cursor: u64) -> Result<(Vec<String>, u64), RealtimeError> {
+        let users = self
+            .inner
+            .announced
+            .iter()
+            .map(|u| u.key().clone())
+            .collect();
+        Ok((users, 0))
     }
 }
 

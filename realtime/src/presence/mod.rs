@@ -28,4 +28,15 @@ pub trait Presence: Send + Sync + 'static {
         &self,
         user_ids: &[String],
     ) -> Result<Vec<(String, Vec<String>)>, RealtimeError>;
+
+    /// Records whether the user's contacts were last told "online" (true) or "offline" (false);
+    /// answers true when that changed the record. Atomic, so when several logic instances see
+    /// the same change, exactly one of them announces it. Nothing is kept for users announced
+    /// offline, so the record is as large as the number of users shown online.
+    async fn mark_announced(&self, user_id: &str, online: bool) -> Result<bool, RealtimeError>;
+
+    /// A page of the users last announced online, from `cursor` (start with 0), and the cursor
+    /// of the next page (0 when done). A user may appear twice in one walk; one added or
+    /// removed during a walk may be missed, and is found by the next walk.
+    async fn announced(&self, cursor: u64) -> Result<(Vec<String>, u64), RealtimeError>;
 }

@@ -55,6 +55,12 @@ impl RedisPresence {
         format!("{}presence:{user_id}", self.prefix)
     }
 
+    /// The set of users last announced online: one key, so SADD / SREM answer atomically
+    /// whether they changed it.
+    fn announced_key(&self) -> String {
+        format!("{}presence-announced", self.prefix)
+    }
+
     /// The TTL in whole milliseconds, at least 1: `PEXPIRE key 0` would delete the key at once.
     fn ttl_ms(&self) -> i64 {
         i64::try_from(self.ttl.as_millis())
@@ -143,5 +149,28 @@ impl Presence for RedisPresence {
             }
         }
         Ok(found)
+    }
+
+    async fn mark_announced(&self, user_id: &str, online: bool) -> Result<bool, RealtimeError> {
+        let mut connection = self.connection.clone();
+        let command = if online { "SADD" } else { "SREM" };
+        let changed: i64 = redis::cmd(command)
+            .arg(self.announced_key())
+            .arg(user_id)
+            .query_async(&mut connection)
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn announced(&self, cursor: u64) -> Result<(Vec<String>, u64), RealtimeError> {
+        let mut connection = self.connection.clone();
+        let (next, users): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg(self.announced_key())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(CHUNK)
+            .query_async(&mut connection)
+            .await?;
+        Ok((users, next))
     }
 }

@@ -1,7 +1,7 @@
 use super::RepoService;
 use natter_proto::repo::{
-    Empty, LookupRequest, LookupResponse, PresenceUpdate, UserNodes,
-    presence_store_server::PresenceStore,
+    Empty, Flag, ListAnnouncedRequest, ListAnnouncedResponse, LookupRequest, LookupResponse,
+    MarkAnnouncedRequest, PresenceUpdate, UserNodes, presence_store_server::PresenceStore,
 };
 use natter_realtime::RealtimeError;
 use tonic::{Request, Response, Status};
@@ -46,5 +46,33 @@ impl PresenceStore for RepoService {
             .map(|(user_id, node_ids)| UserNodes { user_id, node_ids })
             .collect();
         Ok(Response::new(LookupResponse { online }))
+    }
+
+    async fn mark_announced(
+        &self,
+        req: Request<MarkAnnouncedRequest>,
+    ) -> Result<Response<Flag>, Status> {
+        let req = req.into_inner();
+        let value = self
+            .presence
+            .mark_announced(&req.user_id, req.online)
+            .await
+            .map_err(unavailable)?;
+        Ok(Response::new(Flag { value }))
+    }
+
+    async fn list_announced(
+        &self,
+        req: Request<ListAnnouncedRequest>,
+    ) -> Result<Response<ListAnnouncedResponse>, Status> {
+        let (user_ids, next_cursor) = self
+            .presence
+            .announced(req.into_inner().cursor)
+            .await
+            .map_err(unavailable)?;
+        Ok(Response::new(ListAnnouncedResponse {
+            user_ids,
+            next_cursor,
+        }))
     }
 }

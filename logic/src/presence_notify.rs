@@ -1,0 +1,266 @@
+//! `presence` pushes: telling a user's friends and fellow members that the user came online or
+//! went offline.
+//!
+//! Presence is per user (online while any socket is connected anywhere), but comet reports
+//! sockets, and sockets flap: a phone changing networks drops and reconnects within a second. So
+//! a report never pushes directly. It schedules a *check* of that user after a settle period
+//! (`LogicConfig::presence_settle`); the check reads the real state from the presence store and
+//! compares it with what the contacts were last told. Only a difference is pushed. Reports that
+//! arrive while a check is scheduled ride on it, so a flapping connection costs one check per
+//! settle period and pushes nothing unless its state at the end differs from the start.
+//!
+//! What was last announced lives in the presence store too (`MarkAnnounced`), not in this
+//! process: logic instances are interchangeable, the connect may reach one and the disconnect
+//! another, and the store's atomic set-and-report makes exactly one of them push each change.
+//!
+//! A comet node that dies never reports its sockets gone; its users' entries simply expire (the
+//! node stops refreshing them). Nothing reports an expiry, so each instance *sweeps*: every
+//! `LogicConfig::presence_sweep` it walks the users announced online and schedules a check of
+//! those the store no longer shows online. They are announced offline within the presence TTL
+//! plus one sweep and one settle period.
+//!
+//! Who is told: the user's friends and the members of the user's conversations (direct and
+//! group), except groups of more than [`MAX_GROUP`] members: there every arrival would cost a
+//! push to hundreds of people who mostly never look, so large groups get no presence at all.
+
+use crate::{fanout::Fanout, repo::Repo};
+use natter_proto::{
+    bus::Push,
+    json,
+    repo::{
+        ListAnnouncedRequest, ListConversationsRequest, ListFriendsRequest, LookupRequest,
+        MarkAnnouncedRequest,
+    },
+};
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::Status;
+
+/// Members of a group above which the group's members are not told of each other's presence.
+pub const MAX_GROUP: usize = 500;
+/// Pages (of [`PAGE`]) of friends, and of conversations, read for one audience: a bound on the
+/// work one check can cause.
+const MAX_PAGES: usize = 50;
+const PAGE: i32 = 200;
+/// Checks running at once on this instance: a comet node restarting reconnects all its users
+/// in a few seconds, and each check reads friends and conversations.
+const CONCURRENT_CHECKS: usize = 32;
+
+/// Announces presence changes; clones share the schedule.
+#[derive(Clone)]
+pub struct PresenceNotify {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settle: Duration,
+    fanout_timeout: Duration,
+    repo: Repo,
+    fanout: Fanout,
+    /// Users with a check scheduled on this instance. A std mutex: never held across an await.
+    scheduled: Mutex<HashSet<String>>,
+    checks: Semaphore,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl PresenceNotify {
+    /// Starts the sweep every `sweep`; everything stops when `stop` is cancelled.
+    pub fn start(
+        settle: Duration,
+        sweep: Duration,
+        fanout_timeout: Duration,
+        repo: Repo,
+        fanout: Fanout,
+        stop: CancellationToken,
+    ) -> Self {
+        let notify = Self {
+            inner: Arc::new(Inner {
+                settle,
+                fanout_timeout,
+                repo,
+                fanout,
+                scheduled: Mutex::new(HashSet::new()),
+                checks: Semaphore::new(CONCURRENT_CHECKS),
+                tasks: TaskTracker::new(),
+                stop,
+            }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let this = notify.clone();
+            let stop = notify.inner.stop.clone();
+            notify.inner.tasks.spawn(async move {
+                stop.run_until_cancelled(this.sweep_loop(sweep)).await;
+            });
+        } else {
+            tracing::warn!("no Tokio runtime: expired presence is not swept");
+        }
+        notify
+    }
+
+    /// The user's sockets changed: check their presence once it has settled, unless a check is
+    /// already scheduled (it will see this change too).
+    pub fn changed(&self, user_id: &str) {
+        let first = self
+            .inner
+            .scheduled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user_id.to_owned());
+        if !first {
+            return;
+        }
+        let (this, user_id) = (self.clone(), user_id.to_owned());
+        let stop = self.inner.stop.clone();
+        self.inner.tasks.spawn(async move {
+            stop.run_until_cancelled(async {
+                tokio::time::sleep(this.inner.settle).await;
+                // Unscheduled before reading the state: a change from here on schedules a new
+                // check, which will read the state after it.
+                this.inner
+                    .scheduled
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&user_id);
+                this.check(&user_id).await;
+            })
+            .await;
+        });
+    }
+
+    /// Reads the user's state and announces it if the contacts were last told otherwise.
+    async fn check(&self, user_id: &str) {
+        let Ok(_permit) = self.inner.checks.acquire().await else {
+            return;
+        };
+        let lookup = LookupRequest {
+            user_ids: vec![user_id.to_owned()],
+        };
+        match self.inner.repo.presence.clone().lookup(lookup).await {
+            Ok(found) => {
+                let online = !found.into_inner().online.is_empty();
+                self.announce(user_id, online).await;
+            }
+            Err(status) => tracing::warn!(%status, "presence check failed"),
+        }
+    }
+
+    /// Records `online` as announced and, if that changed it, pushes it to the audience.
+    async fn announce(&self, user_id: &str, online: bool) {
+        let mark = MarkAnnouncedRequest {
+            user_id: user_id.to_owned(),
+            online,
+        };
+        let changed = match self.inner.repo.presence.clone().mark_announced(mark).await {
+            Ok(flag) => flag.into_inner().value,
+            Err(status) => return tracing::warn!(%status, "presence announcement failed"),
+        };
+        if !changed {
+            return;
+        }
+        let audience = match self.audience(user_id).await {
+            Ok(audience) => audience,
+            Err(status) => return tracing::warn!(%status, "presence audience lookup failed"),
+        };
+        tracing::debug!(user_id, online, audience = audience.len(), "presence push");
+        let data = serde_json::json!({ "user_id": user_id, "online": online });
+        let push = Push {
+            frame: json::push_frame("presence", &data).into(),
+            exclude_connection_id: String::new(),
+            conversation_id: String::new(),
+            seq: 0,
+        };
+        self.inner
+            .fanout
+            .push(audience, push, self.inner.fanout_timeout)
+            .await;
+    }
+
+    /// Friends and fellow members (groups up to [`MAX_GROUP`] members), the user left out.
+    async fn audience(&self, user_id: &str) -> Result<Vec<String>, Status> {
+        let mut audience = BTreeSet::new();
+        let mut friends = self.inner.repo.friends.clone();
+        let mut after_user_id = None;
+        for _ in 0..MAX_PAGES {
+            let req = ListFriendsRequest {
+                user_id: user_id.to_owned(),
+                limit: PAGE,
+                after_user_id: after_user_id.take(),
+            };
+            let page = friends.list_friends(req).await?.into_inner();
+            after_user_id = page.user_ids.last().cloned().filter(|_| page.has_more);
+            audience.extend(page.user_ids);
+            if after_user_id.is_none() {
+                break;
+            }
+        }
+        let mut conversations = self.inner.repo.conversations.clone();
+        let mut cursor = None;
+        for _ in 0..MAX_PAGES {
+            let req = ListConversationsRequest {
+                user_id: user_id.to_owned(),
+                limit: PAGE,
+                cursor: cursor.take(),
+                groups_only: false,
+            };
+            let page = conversations.list_conversations(req).await?.into_inner();
+            for conv in page.conversations {
+                if conv.kind == "group" && conv.member_ids.len() > MAX_GROUP {
+                    continue;
+                }
+                audience.extend(conv.member_ids);
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        audience.remove(user_id);
+        Ok(audience.into_iter().collect())
+    }
+
+    async fn sweep_loop(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate: nobody has expired yet
+        loop {
+            tick.tick().await;
+            if let Err(status) = self.sweep().await {
+                tracing::warn!(%status, "presence sweep failed; retrying next period");
+            }
+        }
+    }
+
+    /// Checks every user announced online whom the store no longer shows online.
+    async fn sweep(&self) -> Result<(), Status> {
+        let mut presence = self.inner.repo.presence.clone();
+        let mut cursor = 0;
+        loop {
+            let page = presence
+                .list_announced(ListAnnouncedRequest { cursor })
+                .await?
+                .into_inner();
+            if !page.user_ids.is_empty() {
+                let lookup = LookupRequest {
+                    user_ids: page.user_ids.clone(),
+                };
+                let found = presence.lookup(lookup).await?.into_inner();
+                let online: HashSet<String> = found.online.into_iter().map(|u| u.user_id).collect();
+                // Through the same settled check as a report: a user who is merely between
+                // two sockets right now is not announced offline.
+                for user_id in page.user_ids.iter().filter(|u| !online.contains(*u)) {
+                    self.changed(user_id);
+                }
+            }
+            cursor = page.next_cursor;
+            if cursor == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
