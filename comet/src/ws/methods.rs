@@ -8,6 +8,7 @@ use natter_proto::json::MessageJson;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Instant;
+use tracing::Instrument;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +49,10 @@ pub async fn handle(state: &AppState, who: &Identity, text: &str) -> Utf8Bytes {
         Err(reply) => return reply,
     };
     let span = tracing::debug_span!("rpc", method = %req.method, user_id = %who.user_id);
-    let _enter = span.enter();
-    match call(state, who, &req.method, req.params).await {
+    // Boxed: the largest of the calls' futures would otherwise be part of every socket's task,
+    // idle or not, and a server holds tens of thousands of idle sockets.
+    let call = Box::pin(call(state, who, &req.method, req.params));
+    match call.instrument(span).await {
         Ok(result) => frames::result(req.id, result),
         Err(err) => frames::error(req.id, &err),
     }

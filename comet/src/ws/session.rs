@@ -65,7 +65,8 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
     // Every socket is reported, not only a user's first on this node: the report carries the
     // session, so logic refuses one whose session was revoked (logout) though its token verifies.
     state.registry.add(conn.clone());
-    if !connected(&state, &conn).await {
+    // Boxed like the request handlers: a tonic call is a large future, needed once.
+    if !Box::pin(connected(&state, &conn)).await {
         if state.registry.remove(&conn) {
             presence(&state, &conn, false);
         }
@@ -180,13 +181,14 @@ async fn write_loop(
             _ = conn.close.cancelled() => break conn.close_code(),
             out = rx.recv() => {
                 let Some(Out::Text(text)) = out else { break 1000 };
-                match write(&mut sink, text, conn, heartbeat).await {
+                match write(&mut sink, text, Some(&mut rx), conn, heartbeat).await {
                     Written::Ok => {}
                     Written::Gone => return,
                     Written::Stop(code) => break code,
                 }
                 if conn.dropped.swap(false, Ordering::Relaxed) {
-                    match write(&mut sink, Utf8Bytes::from_static(RESYNC_ALL), conn, heartbeat).await {
+                    let resync = Utf8Bytes::from_static(RESYNC_ALL);
+                    match write(&mut sink, resync, None, conn, heartbeat).await {
                         Written::Ok => {}
                         Written::Gone => return,
                         Written::Stop(code) => break code,
@@ -257,18 +259,41 @@ enum Written {
     Stop(u16),
 }
 
-/// Writes one frame, giving up when the client has not taken it within two heartbeat periods
+/// Writes `first` and, from `queued`, whatever else is already waiting (up to [`COALESCE`]
+/// frames), then flushes once: under a burst a socket costs one write call per batch rather
+/// than one per frame. Gives up when the client has not taken it within two heartbeat periods
 /// (it stopped reading: its TCP window is shut) or when the socket is asked to close meanwhile.
 /// Without this, a client that never reads would pin its socket open forever.
-async fn write(sink: &mut Sink, text: Utf8Bytes, conn: &Conn, heartbeat: Duration) -> Written {
+async fn write(
+    sink: &mut Sink,
+    first: Utf8Bytes,
+    queued: Option<&mut mpsc::Receiver<Out>>,
+    conn: &Conn,
+    heartbeat: Duration,
+) -> Written {
+    let send = async {
+        sink.feed(Message::Text(first)).await?;
+        if let Some(queued) = queued {
+            for _ in 1..COALESCE {
+                let Ok(Out::Text(text)) = queued.try_recv() else {
+                    break;
+                };
+                sink.feed(Message::Text(text)).await?;
+            }
+        }
+        sink.flush().await
+    };
     tokio::select! {
-        sent = sink.send(Message::Text(text)) => {
+        sent = send => {
             if sent.is_ok() { Written::Ok } else { Written::Gone }
         }
         _ = conn.close.cancelled() => Written::Stop(conn.close_code()),
         _ = tokio::time::sleep(2 * heartbeat) => Written::Stop(POLICY),
     }
 }
+
+/// Frames written with one flush at most.
+const COALESCE: usize = 64;
 
 async fn read_loop(
     state: &AppState,
