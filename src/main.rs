@@ -239,11 +239,25 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Listens with a backlog of [`BACKLOG`] (tokio's `bind` asks for 1,024): when a node restarts,
+/// its thousands of clients reconnect within a second, and a full accept queue drops their SYNs
+/// into a retransmit that waits a second or more.
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(BACKLOG)
+    };
+    listen().with_context(|| format!("cannot listen on {addr}"))
 }
+
+/// The kernel caps it at `net.core.somaxconn` (4,096 on current Linux).
+const BACKLOG: u32 = 4096;
 
 /// Ctrl-C or SIGTERM starts a graceful shutdown; a second one exits at once.
 async fn on_signal(shutdown: CancellationToken) {

@@ -33,11 +33,14 @@ use natter_proto::{
     },
 };
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeSet, HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
-use tokio::sync::Semaphore;
+use tokio::{
+    sync::{Notify, Semaphore},
+    time::Instant,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::Status;
 
@@ -62,9 +65,14 @@ struct Inner {
     fanout_timeout: Duration,
     repo: Repo,
     fanout: Fanout,
-    /// Users with a check scheduled on this instance. A std mutex: never held across an await.
+    /// Users with a check scheduled on this instance, and when each is due, in due order (the
+    /// settle period is the same for all, so appending keeps it sorted). Std mutexes: never held
+    /// across an await.
     scheduled: Mutex<HashSet<String>>,
-    checks: Semaphore,
+    due: Mutex<VecDeque<(Instant, String)>>,
+    /// Wakes the dispatcher when `due` gets its first entry.
+    wake: Notify,
+    checks: Arc<Semaphore>,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -86,7 +94,9 @@ impl PresenceNotify {
                 repo,
                 fanout,
                 scheduled: Mutex::new(HashSet::new()),
-                checks: Semaphore::new(CONCURRENT_CHECKS),
+                due: Mutex::new(VecDeque::new()),
+                wake: Notify::new(),
+                checks: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
                 tasks: TaskTracker::new(),
                 stop,
             }),
@@ -97,6 +107,10 @@ impl PresenceNotify {
             notify.inner.tasks.spawn(async move {
                 stop.run_until_cancelled(this.sweep_loop(sweep)).await;
             });
+            let (this, stop) = (notify.clone(), notify.inner.stop.clone());
+            notify.inner.tasks.spawn(async move {
+                stop.run_until_cancelled(this.dispatch_loop()).await;
+            });
         } else {
             tracing::warn!("no Tokio runtime: expired presence is not swept");
         }
@@ -105,39 +119,48 @@ impl PresenceNotify {
 
     /// The user's sockets changed: check their presence once it has settled, unless a check is
     /// already scheduled (it will see this change too).
+    ///
+    /// A schedule costs a queue entry, not a task: a comet node restarting reconnects tens of
+    /// thousands of users within seconds, and a sleeping task per user would cost kilobytes each.
     pub fn changed(&self, user_id: &str) {
-        let first = self
-            .inner
-            .scheduled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(user_id.to_owned());
+        let first = lock(&self.inner.scheduled).insert(user_id.to_owned());
         if !first {
             return;
         }
-        let (this, user_id) = (self.clone(), user_id.to_owned());
-        let stop = self.inner.stop.clone();
-        self.inner.tasks.spawn(async move {
-            stop.run_until_cancelled(async {
-                tokio::time::sleep(this.inner.settle).await;
-                // Unscheduled before reading the state: a change from here on schedules a new
-                // check, which will read the state after it.
-                this.inner
-                    .scheduled
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .remove(&user_id);
+        let at = Instant::now() + self.inner.settle;
+        lock(&self.inner.due).push_back((at, user_id.to_owned()));
+        self.inner.wake.notify_one();
+    }
+
+    /// Starts each scheduled check when it is due, at most [`CONCURRENT_CHECKS`] at a time.
+    async fn dispatch_loop(self) {
+        loop {
+            let next = lock(&self.inner.due).front().map(|(at, _)| *at);
+            let Some(at) = next else {
+                // notify_one keeps a wake-up for a dispatcher not yet waiting: none is lost.
+                self.inner.wake.notified().await;
+                continue;
+            };
+            tokio::time::sleep_until(at).await;
+            let Some((_, user_id)) = lock(&self.inner.due).pop_front() else {
+                continue;
+            };
+            // Unscheduled before reading the state: a change from here on schedules a new
+            // check, which will read the state after it.
+            lock(&self.inner.scheduled).remove(&user_id);
+            let Ok(permit) = self.inner.checks.clone().acquire_owned().await else {
+                return;
+            };
+            let this = self.clone();
+            self.inner.tasks.spawn(async move {
                 this.check(&user_id).await;
-            })
-            .await;
-        });
+                drop(permit);
+            });
+        }
     }
 
     /// Reads the user's state and announces it if the contacts were last told otherwise.
     async fn check(&self, user_id: &str) {
-        let Ok(_permit) = self.inner.checks.acquire().await else {
-            return;
-        };
         let lookup = LookupRequest {
             user_ids: vec![user_id.to_owned()],
         };
@@ -263,4 +286,8 @@ impl PresenceNotify {
             }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

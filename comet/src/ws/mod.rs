@@ -24,10 +24,11 @@ pub async fn upgrade(
     let max = state.config.max_frame_bytes;
     ws.max_frame_size(max)
         .max_message_size(max)
-        // Small buffers: most sockets are idle most of the time, and each buffer is paid per
-        // socket. Writes collect up to 8 KiB so that a burst of queued frames goes out in one
-        // write call (see `session::write`); an idle socket's buffer stays empty.
-        .read_buffer_size(4 * 1024)
+        // Small buffers: most sockets are idle most of the time, and the read buffer is paid
+        // per socket (a larger frame reserves its own length as it arrives). Writes collect up
+        // to 8 KiB so that a burst of queued frames goes out in one write call (see
+        // `session::write`); an idle socket's write buffer stays empty.
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| session::run(socket, state, preauth))
 }
