@@ -45,7 +45,7 @@ URLS=(); WATCH=()
 for i in $(seq 0 $((NODES - 1))); do
   P=$(port)
   "$BIN" comet --http-addr "127.0.0.1:$P" --logic-url "http://127.0.0.1:$LOGIC" --node-id "comet-$i" \
-    >"$RUN/comet-$i.log" 2>&1 & PIDS+=($!); WATCH+=(--watch-pid "$!")
+    >"$RUN/comet-$i.log" 2>&1 & PIDS+=($!); WATCH+=(--server-pid "$!")
   wait_port "$P"; URLS+=("http://127.0.0.1:$P")
 done
 URL_LIST=$(IFS=,; echo "${URLS[*]}")
@@ -71,7 +71,7 @@ FAIL=0
 for p in "${SHARD_PIDS[@]}"; do wait "$p" || FAIL=1; done
 for i in $(seq 0 $((SHARDS - 1))); do echo "-- shard $i"; cat "$RUN/shard-$i.txt"; done
 PEAK=$(cat "$RUN/peak" 2>/dev/null || echo 0)
-echo "== comets' RSS: $((BASE / 1024)) MiB empty, $((PEAK / 1024)) MiB at peak: \
+echo "== comets' summed RSS: $((BASE / 1024)) MiB before provisioning, $((PEAK / 1024)) MiB at peak (per-socket figures at connect: the shard tables): \
 $(( (PEAK - BASE) * 1024 / TOTAL )) bytes per socket above the empty baseline"
 grep -h "TCP:" /proc/net/sockstat || true
 exit $FAIL
