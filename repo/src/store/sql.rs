@@ -20,6 +20,8 @@
 mod rows;
 
 pub(crate) mod accounts;
+pub(crate) mod append;
+pub(crate) mod append_plan;
 pub(crate) mod conversations;
 pub(crate) mod friends;
 pub(crate) mod helpers;
