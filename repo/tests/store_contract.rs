@@ -170,6 +170,7 @@ contract_tests! {
         group_commit::many_concurrent_appends_to_one_conversation_take_seqs_1_to_n_once_each,
         group_commit::concurrent_copies_of_one_client_msg_id_store_one_message_and_take_one_seq,
         group_commit::refused_appends_among_concurrent_ones_leave_the_others_stored,
+        group_commit::a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still_are,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
         friends::a_request_is_pending_once_per_direction_and_a_crossing_one_accepts_it,

@@ -6,7 +6,9 @@
 
 use crate::harness::Fixture;
 use crate::{T0, direct, group, id, send, user};
-use natter_proto::repo::{AppendMessageResponse, ListConversationsRequest, SyncMessagesRequest};
+use natter_proto::repo::{
+    AppendMessageRequest, AppendMessageResponse, ListConversationsRequest, SyncMessagesRequest,
+};
 use natter_repo::store::{StoreError, prelude::*};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -257,4 +259,46 @@ pub async fn closing_the_store_stores_the_appends_already_queued(fixture: Arc<Fi
         "every answered append is stored"
     );
     reopened.close().await;
+}
+
+pub async fn a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still_are(
+    store: Arc<dyn Store>,
+) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let (conv, _) = direct(&*store, &a, &b).await;
+    let cid = conv.conversation_id;
+    // The repeated id fails the batch's insert: its messages are then stored one by one.
+    let twice = id();
+    let calls: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            let message_id = if i % 30 == 7 { twice.clone() } else { id() };
+            let req = AppendMessageRequest {
+                message_id,
+                conversation_id: cid.clone(),
+                sender_id: a.clone(),
+                kind: "text".into(),
+                content: format!("#{i}"),
+                metadata_json: String::new(),
+                client_msg_id: None,
+                created_at: T0 + i,
+            };
+            tokio::spawn(async move { store.append_message(req).await })
+        })
+        .collect();
+    let (mut seqs, mut refused) = (Vec::new(), 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(r) => seqs.push(r.message.unwrap().seq),
+            Err(StoreError::AlreadyExists("message")) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(refused, 1);
+    assert_eq!(seqs, (1..=59).collect::<Vec<i64>>());
+    assert_eq!(
+        all_seqs(&*store, &cid).await,
+        (1..=59).collect::<Vec<i64>>()
+    );
 }
