@@ -1,9 +1,9 @@
 //! Storing a message with the next seq, on SQLite, and on PostgreSQL when
 //! `NATTER_BENCH_DATABASE_URL` names a database to use (it is migrated).
 //!
-//! Two cases per backend: one append at a time (the latency of a lone sender), and 64 appends
+//! Per backend: one append at a time (the latency of a lone sender), then 64 and 256 appends
 //! in flight across 16 conversations (the throughput many senders get; Criterion reports it
-//! as elements, i.e. messages, per second).
+//! as elements, i.e. messages, per second). Appends in flight share group commits.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use natter_proto::repo::{AppendMessageRequest, CreateUserRequest, GetOrCreateDirectRequest};
@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 /// Conversations the concurrent case spreads its appends over.
 const CONVERSATIONS: usize = 16;
-/// Appends in flight at once in the concurrent case.
-const IN_FLIGHT: usize = 64;
+/// Appends in flight at once in the concurrent cases.
+const IN_FLIGHT: [usize; 2] = [64, 256];
 
 /// A store with `CONVERSATIONS` direct conversations, as (conversation, sender) pairs.
 fn setup(rt: &tokio::runtime::Runtime, url: &str) -> (Arc<dyn Store>, Vec<(String, String)>) {
@@ -81,27 +81,29 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     });
 
     let mut group = c.benchmark_group(format!("append concurrently ({name})"));
-    group.throughput(Throughput::Elements(IN_FLIGHT as u64));
-    group.bench_function(
-        format!("{IN_FLIGHT} in flight over {CONVERSATIONS} conversations"),
-        |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for i in 0..IN_FLIGHT {
-                        let (conv, sender) = &pairs[i % pairs.len()];
-                        let req = request(conv, sender, true);
-                        let store = store.clone();
-                        tasks.spawn(async move { store.append_message(req).await });
-                    }
-                    while let Some(done) = tasks.join_next().await {
-                        done.expect("task").expect("append");
-                    }
-                })
-            })
-        },
-    );
+    for in_flight in IN_FLIGHT {
+        group.throughput(Throughput::Elements(in_flight as u64));
+        group.bench_function(
+            format!("{in_flight} in flight over {CONVERSATIONS} conversations"),
+            |b| b.iter(|| rt.block_on(append_all(&store, &pairs, in_flight))),
+        );
+    }
     group.finish();
+}
+
+/// `count` appends at once, spread round-robin over the conversations; returns when all are
+/// stored.
+async fn append_all(store: &Arc<dyn Store>, pairs: &[(String, String)], count: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (conv, sender) = &pairs[i % pairs.len()];
+        let req = request(conv, sender, true);
+        let store = store.clone();
+        tasks.spawn(async move { store.append_message(req).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task").expect("append");
+    }
 }
 
 fn append(c: &mut Criterion) {

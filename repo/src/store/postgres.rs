@@ -17,9 +17,10 @@ use std::time::Duration;
 const MAX_CONNECTIONS: u32 = 16;
 
 /// Append writer tasks, each with a transaction (so a connection) open while it stores a
-/// batch. Several let one batch's commit (its fsync) overlap the next batch's statements;
-/// more than a few would only split batches thinner on a small machine.
-const APPEND_WRITERS: usize = 4;
+/// batch. More than one lets one batch's commit (its fsync) overlap another's statements;
+/// each more splits the batches thinner, costing CPU per message. On the 2-core benchmark
+/// box 1, 2 and 4 were within the noise of each other (see BENCHMARKS.md).
+const APPEND_WRITERS: usize = 2;
 
 /// A [`Store`](super::Store) on PostgreSQL, through one pool used for reads and writes alike.
 #[derive(Clone, Debug)]

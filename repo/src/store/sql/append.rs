@@ -201,8 +201,6 @@ macro_rules! impl_append {
             }
 
             /// The messages stored before this batch under its (sender, client_msg_id) pairs.
-            /// Matching senders and ids separately can bring back pairs nobody asked about;
-            /// the plan only looks up the pairs it has.
             async fn stored_messages(
                 tx: &mut Tx,
                 batch: &[AppendMessageRequest],
@@ -212,17 +210,25 @@ macro_rules! impl_append {
                 if keyed.is_empty() {
                     return Ok(Vec::new());
                 }
-                let senders = distinct(keyed.iter().map(|r| r.sender_id.as_str()));
-                let ids = distinct(keyed.iter().filter_map(|r| client_msg_id(r)));
+                // A join on the pairs: one index probe each (IN lists on both columns would
+                // probe every sender with every id).
+                let mut seen = HashSet::new();
+                let keys: Vec<(&str, &str)> = keyed
+                    .iter()
+                    .filter_map(|r| Some((r.sender_id.as_str(), client_msg_id(r)?)))
+                    .filter(|k| seen.insert(*k))
+                    .collect();
                 let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
                     "SELECT ",
                     msg_cols!(),
-                    " FROM messages WHERE sender_id IN ("
+                    " FROM messages JOIN ("
                 ));
-                push_list(&mut qb, &senders);
-                qb.push(") AND client_msg_id IN (");
-                push_list(&mut qb, &ids);
-                qb.push(")");
+                qb.push_values(keys, |mut row, (sender, cmid)| {
+                    row.push_bind(sender).push_bind(cmid);
+                });
+                qb.push(
+                    ") AS k ON messages.sender_id = k.column1 AND messages.client_msg_id = k.column2",
+                );
                 let rows: Vec<shared::MessageRow> = qb
                     .build_query_as()
                     .persistent(false)
