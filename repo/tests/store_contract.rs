@@ -14,6 +14,8 @@ mod accounts;
 mod conversations;
 #[path = "store_contract/friends.rs"]
 mod friends;
+#[path = "store_contract/group_commit.rs"]
+mod group_commit;
 #[path = "store_contract/group_reads.rs"]
 mod group_reads;
 #[path = "store_contract/groups.rs"]
@@ -165,6 +167,10 @@ contract_tests! {
         messages::a_deleted_message_keeps_its_seq_as_a_tombstone_and_deleting_again_changes_nothing,
         messages::get_message_for_names_the_viewer_role_and_who_read_the_message,
         messages::replay_pages_every_conversation_by_time_and_one_conversation_by_seq,
+        group_commit::many_concurrent_appends_to_one_conversation_take_seqs_1_to_n_once_each,
+        group_commit::concurrent_copies_of_one_client_msg_id_store_one_message_and_take_one_seq,
+        group_commit::refused_appends_among_concurrent_ones_leave_the_others_stored,
+        group_commit::a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still_are,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
         friends::a_request_is_pending_once_per_direction_and_a_crossing_one_accepts_it,
@@ -189,5 +195,6 @@ contract_tests! {
         conversations::group_has_owner_and_members_with_roles,
         conversations::hidden_conversations_are_not_listed_until_the_next_message,
         accounts::data_survives_reopening_the_store,
+        group_commit::closing_the_store_stores_the_appends_already_queued,
     ]
 }

@@ -69,6 +69,8 @@ pub(crate) fn status(err: StoreError) -> Status {
         StoreError::AlreadyExists(field) => Status::already_exists(field),
         StoreError::NotMember => Status::failed_precondition("not a member"),
         StoreError::FailedPrecondition(msg) => Status::failed_precondition(msg),
+        // Shutting down: another repo node (or this one, restarted) can take the call.
+        StoreError::Closed => Status::unavailable("storage closing"),
         other => {
             tracing::error!(error = %other, "store failure");
             Status::internal("storage failure")

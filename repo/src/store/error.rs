@@ -14,6 +14,12 @@ pub enum StoreError {
     FailedPrecondition(String),
     #[error("{0}")]
     Config(String),
+    /// The store is closing (or its writer is gone): the append was not taken.
+    #[error("the store is closed")]
+    Closed,
+    /// A group commit's COMMIT failed: every message of the batch shares this error.
+    #[error("group commit: {0}")]
+    Commit(std::sync::Arc<sqlx::Error>),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]

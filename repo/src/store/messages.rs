@@ -9,10 +9,12 @@ use natter_proto::repo::{
 
 #[async_trait]
 pub trait MessageStore: Send + Sync + 'static {
-    /// One transaction: if (sender, client_msg_id) is already stored, return that message with
-    /// `duplicate = true` and consume no seq; otherwise take `last_seq + 1`, insert, bump the
-    /// conversation's `updated_at`. `NotFound` if the conversation does not exist, `NotMember`
-    /// if the sender is not a member. `member_ids` lists every member (the sender included).
+    /// Atomic per message (concurrent appends may share a transaction, see `append_batch`,
+    /// but each gets exactly this answer): if (sender, client_msg_id) is already stored,
+    /// return that message with `duplicate = true` and consume no seq; otherwise take
+    /// `last_seq + 1`, insert, bump the conversation's `updated_at` (never backward) and unhide
+    /// it for members who hid it. `NotFound` if the conversation does not exist, `NotMember` if
+    /// the sender is not a member. `member_ids` lists every member (the sender included).
     /// Seqs are 1, 2, 3, ... with no gaps, even under concurrent senders.
     async fn append_message(
         &self,

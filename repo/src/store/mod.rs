@@ -6,6 +6,7 @@
 //! answers in, and a second set of structs would only be copied field by field.
 
 mod accounts;
+mod append_batch;
 mod conversations;
 mod error;
 mod friends;

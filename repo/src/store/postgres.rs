@@ -1,9 +1,14 @@
 //! The PostgreSQL store: the distributed form's database. The SQL lives in [`super::sql`];
 //! this file only opens the pool and runs the migrations.
+//!
+//! Message appends queue in front of [`APPEND_WRITERS`] writer tasks, sharded by conversation,
+//! each storing batches in one transaction (see [`super::append_batch`]).
 
 use super::StoreError;
+use super::append_batch::AppendQueue;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connections per repo process. A message append holds one for its whole transaction, so
@@ -11,10 +16,38 @@ use std::time::Duration;
 /// leaves room for several repo nodes.
 const MAX_CONNECTIONS: u32 = 16;
 
+/// Append writer tasks, each with a transaction (so a connection) open while it stores a
+/// batch. More than one lets one batch's commit (its fsync) overlap another's statements;
+/// each more splits the batches thinner, costing CPU per message. On the 2-core benchmark
+/// box 1, 2 and 4 were within the noise of each other (see BENCHMARKS.md).
+const APPEND_WRITERS: usize = 2;
+
 /// A [`Store`](super::Store) on PostgreSQL, through one pool used for reads and writes alike.
 #[derive(Clone, Debug)]
 pub struct PgStore {
+    pools: PgPools,
+    /// Message appends, batched by the writer tasks.
+    appends: Arc<AppendQueue>,
+}
+
+/// The pool, apart from the store so the append writer tasks can hold it without holding
+/// their own queue (the queue ends when the last store handle is dropped).
+#[derive(Clone, Debug)]
+struct PgPools {
     pool: PgPool,
+}
+
+impl PgPools {
+    /// Where transactions and writes go (the one pool).
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A write transaction. PostgreSQL's row locks do the serializing; a plain BEGIN
+    /// (READ COMMITTED) is what the shared SQL is written for.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
 }
 
 impl PgStore {
@@ -28,29 +61,38 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let pools = PgPools { pool };
+        let appends = Arc::new(AppendQueue::start(pools.clone(), APPEND_WRITERS));
+        Ok(Self { pools, appends })
     }
 
-    /// Closes every connection, waiting for the ones in use to come back.
+    /// Stores the appends already queued (refusing new ones), then closes every connection,
+    /// waiting for the ones in use to come back.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.appends.close().await;
+        self.pools.pool.close().await;
     }
 
     /// Where transactions and writes go (the one pool).
     fn writer(&self) -> &PgPool {
-        &self.pool
+        self.pools.writer()
     }
 
-    /// A write transaction. PostgreSQL's row locks do the serializing; a plain BEGIN
-    /// (READ COMMITTED) is what the shared SQL is written for.
+    /// A write transaction (see [`PgPools::begin_write`]).
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        self.pools.begin_write().await
     }
 
     /// Where plain reads go (the one pool; a read replica could go here later).
     fn reader(&self) -> &PgPool {
-        &self.pool
+        &self.pools.pool
+    }
+
+    /// The group-commit queue message appends go through.
+    fn appends(&self) -> &AppendQueue {
+        &self.appends
     }
 }
 
 super::sql::impl_store!(PgStore, sqlx::Postgres);
+super::sql::append::impl_append!(PgPools, PgStore, sqlx::Postgres);

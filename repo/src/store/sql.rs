@@ -20,6 +20,8 @@
 mod rows;
 
 pub(crate) mod accounts;
+pub(crate) mod append;
+pub(crate) mod append_plan;
 pub(crate) mod conversations;
 pub(crate) mod friends;
 pub(crate) mod helpers;
@@ -36,8 +38,10 @@ pub(crate) const CHUNK: usize = 500;
 /// Expands `impl Store for $store` on the sqlx database `$db`. `$store` must have
 /// `fn writer(&self) -> &sqlx::Pool<$db>`, `fn reader(&self) -> &sqlx::Pool<$db>` and
 /// `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>`./// Expands every store trait for `$store` on the sqlx database `$db`. `$store` must have
-/// `fn writer(&self) -> &sqlx::Pool<$db>`, `fn reader(&self) -> &sqlx::Pool<$db>` and
-/// `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>`.
+/// `fn writer(&self) -> &sqlx::Pool<$db>`, `fn reader(&self) -> &sqlx::Pool<$db>`,
+/// `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>` and
+/// `fn appends(&self) -> &AppendQueue` (message appends go through it; its writers store them
+/// with `append::impl_append!`).
 /// Each domain's SQL lives in its own file under `sql/`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {

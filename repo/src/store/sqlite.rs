@@ -5,12 +5,17 @@
 //! (`SQLITE_BUSY`, or a deferred transaction that cannot upgrade to a write lock), every write
 //! goes through a pool of exactly one connection, so writes queue in the pool instead; reads
 //! use a separate pool and, in WAL mode, never wait for the writer.
+//!
+//! Message appends queue in front of that writer and are stored in batches, one transaction
+//! each (see [`super::append_batch`]): one writer task, since there is one writer connection.
 
 use super::StoreError;
+use super::append_batch::AppendQueue;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Reader connections. Reads are short; a few cover the embedded mode's load.
@@ -19,8 +24,31 @@ const READERS: u32 = 4;
 /// A [`Store`](super::Store) on a SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    pools: SqlitePools,
+    /// Message appends, batched by one writer task onto the writer pool.
+    appends: Arc<AppendQueue>,
+}
+
+/// The two pools, apart from the store so the append writer task can hold them without
+/// holding its own queue (the queue ends when the last store handle is dropped).
+#[derive(Clone, Debug)]
+struct SqlitePools {
     writer: SqlitePool,
     reader: SqlitePool,
+}
+
+impl SqlitePools {
+    /// The single-connection pool every write and transaction goes through.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction on the writer. IMMEDIATE takes the write lock at BEGIN: a
+    /// deferred transaction that reads first could otherwise fail to upgrade if another
+    /// process wrote the file meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no timeout retries).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
 }
 
 impl SqliteStore {
@@ -65,32 +93,39 @@ impl SqliteStore {
                 .connect_with(options.pragma("query_only", "ON"))
                 .await?
         };
-        Ok(Self { writer, reader })
+        let pools = SqlitePools { writer, reader };
+        let appends = Arc::new(AppendQueue::start(pools.clone(), 1));
+        Ok(Self { pools, appends })
     }
 
-    /// Closes both pools, waiting for connections in use; the file is then safe to reopen
-    /// or copy.
+    /// Stores the appends already queued (refusing new ones), then closes both pools,
+    /// waiting for connections in use; the file is then safe to reopen or copy.
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        self.appends.close().await;
+        self.pools.reader.close().await;
+        self.pools.writer.close().await;
     }
 
     /// The single-connection pool every write and transaction goes through.
     fn writer(&self) -> &SqlitePool {
-        &self.writer
+        self.pools.writer()
     }
 
-    /// A write transaction on the writer. IMMEDIATE takes the write lock at BEGIN: a
-    /// deferred transaction that reads first could otherwise fail to upgrade if another
-    /// process wrote the file meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no timeout retries).
+    /// A write transaction on the writer (see [`SqlitePools::begin_write`]).
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        self.pools.begin_write().await
     }
 
     /// The pool plain reads go through.
     fn reader(&self) -> &SqlitePool {
-        &self.reader
+        &self.pools.reader
+    }
+
+    /// The group-commit queue message appends go through.
+    fn appends(&self) -> &AppendQueue {
+        &self.appends
     }
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
+super::sql::append::impl_append!(SqlitePools, SqliteStore, sqlx::Sqlite);

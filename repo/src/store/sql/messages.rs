@@ -1,5 +1,5 @@
-//! Messages: appending with the next seq (idempotent by client_msg_id), history and sync,
-//! tombstones, read receipts and stream replay.
+//! Messages: appending (queued for group commit; the SQL is in [`super::append`]), history and
+//! sync, tombstones, read receipts and stream replay.
 
 /// Expands the `MessageStore` impl for a store type on a sqlx database (see [`super::impl_store`]).
 macro_rules! impl_messages {
@@ -21,98 +21,9 @@ macro_rules! impl_messages {
                     &self,
                     req: AppendMessageRequest,
                 ) -> Result<AppendMessageResponse, StoreError> {
-                    let client_msg_id = req.client_msg_id.as_deref().filter(|c| !c.is_empty());
-                    let metadata = if req.metadata_json.is_empty() {
-                        "{}"
-                    } else {
-                        req.metadata_json.as_str()
-                    };
-                    let mut tx = self.begin_write().await?;
-                    // (1) A retry: answer with what was stored, consuming no seq.
-                    if let Some(client_msg_id) = client_msg_id {
-                        let stored =
-                            Self::find_by_client_msg_id(&mut tx, &req.sender_id, client_msg_id)
-                                .await?;
-                        if let Some(stored) = stored {
-                            return Self::duplicate(&mut tx, stored, &req.conversation_id).await;
-                        }
-                    }
-                    // (2) The conversation exists and the sender is in it.
-                    let membership: Option<Option<String>> = sqlx::query_scalar(
-                        "SELECT v.user_id FROM conversations c \
-                         LEFT JOIN members v ON v.conversation_id = c.id AND v.user_id = $2 \
-                         WHERE c.id = $1",
-                    )
-                    .bind(&req.conversation_id)
-                    .bind(&req.sender_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match membership {
-                        None => return Err(StoreError::NotFound("conversation")),
-                        Some(None) => return Err(StoreError::NotMember),
-                        Some(Some(_)) => {}
-                    }
-                    // (3) Take the next seq. On PostgreSQL the row lock this takes serializes the
-                    // senders of one conversation until commit; on SQLite the single writer does.
-                    // updated_at never moves backward, whatever the callers' clocks say.
-                    let seq: i64 = sqlx::query_scalar(
-                        "UPDATE conversations SET last_seq = last_seq + 1, \
-                         updated_at = CASE WHEN updated_at > $2 THEN updated_at ELSE $2 END \
-                         WHERE id = $1 RETURNING last_seq",
-                    )
-                    .bind(&req.conversation_id)
-                    .bind(req.created_at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    // (4) Store it, unless a concurrent retry of the same client_msg_id won.
-                    let inserted: Option<shared::MessageRow> = sqlx::query_as(concat!(
-                        "INSERT INTO messages (conversation_id, seq, id, sender_id, kind, content, \
-                         metadata, client_msg_id, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING ",
-                        msg_cols!()
-                    ))
-                    .bind(&req.conversation_id)
-                    .bind(seq)
-                    .bind(&req.message_id)
-                    .bind(&req.sender_id)
-                    .bind(&req.kind)
-                    .bind(&req.content)
-                    .bind(metadata)
-                    .bind(client_msg_id)
-                    .bind(req.created_at)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| shared::db_err(e, "conversation"))?;
-                    let Some(message) = inserted else {
-                        // Rolling back also undoes the seq bump: no gap.
-                        tx.rollback().await?;
-                        let mut conn = self.writer().acquire().await?;
-                        let stored = Self::find_by_client_msg_id(
-                            &mut conn,
-                            &req.sender_id,
-                            client_msg_id.unwrap_or_default(),
-                        )
-                        .await?
-                        .ok_or(StoreError::NotFound("message"))?;
-                        return Self::duplicate(&mut conn, stored, &req.conversation_id).await;
-                    };
-                    // (5) A conversation a member hid comes back with the next message.
-                    sqlx::query(
-                        "UPDATE members SET hidden = FALSE \
-                         WHERE conversation_id = $1 AND hidden = TRUE",
-                    )
-                    .bind(&req.conversation_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    // (6) Who to fan out to.
-                    let member_ids = Self::member_ids(&mut tx, &req.conversation_id).await?;
-                    tx.commit().await?;
-                    Ok(AppendMessageResponse {
-                        message: Some(message.into_proto()),
-                        duplicate: false,
-                        member_ids,
-                    })
+                    // Group commit: queued to a writer that stores it with whatever else is
+                    // waiting, in one transaction (see `store::append_batch`).
+                    self.appends().append(req).await
                 }
 
                 async fn list_messages(

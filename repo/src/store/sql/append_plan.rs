@@ -1,0 +1,413 @@
+//! What a group commit does with each message of a batch, decided in memory.
+//!
+//! The batch's transaction first reads everything the per-message rules depend on (the
+//! client_msg_ids already stored, which conversations exist, which senders are members); a
+//! [`Plan`] then walks the messages in arrival order and applies exactly the rules a lone
+//! `append_message` applies, so each caller gets the answer it would have got had the messages
+//! been stored one after another in that order. Nothing in here touches the database, so a
+//! refused message never aborts the transaction the others commit in.
+
+use crate::store::StoreError;
+use natter_proto::repo::{AppendMessageRequest, AppendMessageResponse, Message};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What the transaction read before planning.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// Messages stored before this batch, found by (sender_id, client_msg_id).
+    pub(crate) stored: Vec<Message>,
+    /// Which of the batch's conversations exist.
+    pub(crate) conversations: HashSet<String>,
+    /// (conversation_id, user_id) for the batch's senders that are members.
+    pub(crate) members: HashSet<(String, String)>,
+}
+
+/// The fate of one message of the batch.
+#[derive(Debug)]
+enum Outcome {
+    /// Stored before this batch under its client_msg_id: answered as a duplicate.
+    Stored(Message),
+    /// A second copy of the batch's message at this index (same sender and client_msg_id).
+    CopyOf(usize),
+    /// Refused with this error; the rest of the batch goes on.
+    Refused(StoreError),
+    /// Inserted as the `ordinal`-th (from 0) new message of its conversation in this batch.
+    New { ordinal: i64 },
+}
+
+/// How much one conversation's `last_seq` moves, and the newest `created_at` among its new
+/// messages (`updated_at` moves to it unless already later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bump {
+    pub(crate) count: i64,
+    pub(crate) latest: i64,
+}
+
+/// The batch's outcomes and the per-conversation seq bumps they need.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    outcomes: Vec<Outcome>,
+    /// Sorted by conversation id: the bump takes the row locks in this order on PostgreSQL,
+    /// the same order in every batch.
+    bumps: BTreeMap<String, Bump>,
+}
+
+/// The client_msg_id of a request, if it has a usable one (empty means none).
+pub(crate) fn client_msg_id(req: &AppendMessageRequest) -> Option<&str> {
+    req.client_msg_id.as_deref().filter(|c| !c.is_empty())
+}
+
+/// The metadata stored for a request: `{}` when it has none.
+pub(crate) fn metadata(req: &AppendMessageRequest) -> &str {
+    if req.metadata_json.is_empty() {
+        "{}"
+    } else {
+        &req.metadata_json
+    }
+}
+
+impl Plan {
+    /// Applies the rules of `append_message` to each message in order: a stored
+    /// client_msg_id answers as a duplicate (or `FailedPrecondition` if it was used in another
+    /// conversation), then an unknown conversation is `NotFound`, a sender outside it
+    /// `NotMember`; anything else is new.
+    pub(crate) fn new(batch: &[AppendMessageRequest], facts: Facts) -> Self {
+        let stored: HashMap<(String, String), Message> = facts
+            .stored
+            .into_iter()
+            .filter_map(|m| Some(((m.sender_id.clone(), m.client_msg_id.clone()?), m)))
+            .collect();
+        let mut accepted: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut bumps: BTreeMap<String, Bump> = BTreeMap::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (i, req) in batch.iter().enumerate() {
+            let key = client_msg_id(req).map(|c| (req.sender_id.as_str(), c));
+            let conversation = req.conversation_id.as_str();
+            let outcome = if let Some(message) =
+                key.and_then(|(s, c)| stored.get(&(s.to_owned(), c.to_owned())))
+            {
+                if message.conversation_id == conversation {
+                    Outcome::Stored(message.clone())
+                } else {
+                    Outcome::Refused(used_elsewhere())
+                }
+            } else if let Some(&first) = key.and_then(|k| accepted.get(&k)) {
+                if batch[first].conversation_id == conversation {
+                    Outcome::CopyOf(first)
+                } else {
+                    Outcome::Refused(used_elsewhere())
+                }
+            } else if !facts.conversations.contains(conversation) {
+                Outcome::Refused(StoreError::NotFound("conversation"))
+            } else if !facts
+                .members
+                .contains(&(conversation.to_owned(), req.sender_id.clone()))
+            {
+                Outcome::Refused(StoreError::NotMember)
+            } else {
+                if let Some(key) = key {
+                    accepted.insert(key, i);
+                }
+                let bump = bumps.entry(conversation.to_owned()).or_insert(Bump {
+                    count: 0,
+                    latest: req.created_at,
+                });
+                bump.count += 1;
+                bump.latest = bump.latest.max(req.created_at);
+                Outcome::New {
+                    ordinal: bump.count - 1,
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Self { outcomes, bumps }
+    }
+
+    /// Each conversation that gets new messages, in id order, with its bump.
+    pub(crate) fn bumps(&self) -> impl Iterator<Item = (&str, Bump)> {
+        self.bumps.iter().map(|(id, bump)| (id.as_str(), *bump))
+    }
+
+    /// How many messages the batch inserts.
+    pub(crate) fn new_count(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::New { .. }))
+            .count()
+    }
+
+    /// Conversations whose member ids the answers need (those of stored and new messages).
+    pub(crate) fn answered_conversations<'a>(
+        &'a self,
+        batch: &'a [AppendMessageRequest],
+    ) -> Vec<&'a str> {
+        let mut ids: Vec<&str> = batch
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(_, o)| !matches!(o, Outcome::Refused(_)))
+            .map(|(req, _)| req.conversation_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The messages to insert with their seqs, given each bumped conversation's `last_seq`
+    /// after the bump (its new messages take the `count` seqs ending there, in batch order).
+    /// `None` if a bumped conversation is missing from `last_seqs`.
+    pub(crate) fn new_messages(
+        &self,
+        batch: &[AppendMessageRequest],
+        last_seqs: &HashMap<String, i64>,
+    ) -> Option<Vec<Message>> {
+        batch
+            .iter()
+            .zip(&self.outcomes)
+            .filter_map(|(req, outcome)| match outcome {
+                Outcome::New { ordinal } => Some((req, *ordinal)),
+                _ => None,
+            })
+            .map(|(req, ordinal)| {
+                let bump = self.bumps.get(&req.conversation_id)?;
+                let last = *last_seqs.get(&req.conversation_id)?;
+                Some(message(req, last - bump.count + 1 + ordinal))
+            })
+            .collect()
+    }
+
+    /// One answer per message, in batch order. `inserted` is [`Plan::new_messages`]' result
+    /// (in its order), `member_ids` every answered conversation's members.
+    pub(crate) fn answers(
+        self,
+        inserted: Vec<Message>,
+        member_ids: &HashMap<String, Vec<String>>,
+    ) -> Vec<Result<AppendMessageResponse, StoreError>> {
+        let mut inserted = inserted.into_iter();
+        let mut answers: Vec<Result<AppendMessageResponse, StoreError>> =
+            Vec::with_capacity(self.outcomes.len());
+        for outcome in self.outcomes {
+            let answer = match outcome {
+                Outcome::Refused(err) => Err(err),
+                Outcome::Stored(message) => Ok(answer(message, true, member_ids)),
+                Outcome::New { .. } => match inserted.next() {
+                    Some(message) => Ok(answer(message, false, member_ids)),
+                    None => Err(StoreError::NotFound("message")),
+                },
+                Outcome::CopyOf(first) => match &answers[first] {
+                    Ok(original) => Ok(AppendMessageResponse {
+                        duplicate: true,
+                        ..original.clone()
+                    }),
+                    Err(_) => Err(StoreError::NotFound("message")),
+                },
+            };
+            answers.push(answer);
+        }
+        answers
+    }
+}
+
+fn used_elsewhere() -> StoreError {
+    StoreError::FailedPrecondition("client_msg_id already used in another conversation".into())
+}
+
+/// The message as the database stores it (and `RETURNING` would read it back).
+fn message(req: &AppendMessageRequest, seq: i64) -> Message {
+    Message {
+        message_id: req.message_id.clone(),
+        conversation_id: req.conversation_id.clone(),
+        seq,
+        sender_id: req.sender_id.clone(),
+        kind: req.kind.clone(),
+        content: req.content.clone(),
+        metadata_json: metadata(req).to_owned(),
+        client_msg_id: client_msg_id(req).map(str::to_owned),
+        created_at: req.created_at,
+        deleted: false,
+    }
+}
+
+fn answer(
+    message: Message,
+    duplicate: bool,
+    member_ids: &HashMap<String, Vec<String>>,
+) -> AppendMessageResponse {
+    AppendMessageResponse {
+        member_ids: member_ids
+            .get(&message.conversation_id)
+            .cloned()
+            .unwrap_or_default(),
+        message: Some(message),
+        duplicate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(conv: &str, sender: &str, cmid: Option<&str>, at: i64) -> AppendMessageRequest {
+        AppendMessageRequest {
+            message_id: format!("m-{conv}-{sender}-{at}"),
+            conversation_id: conv.into(),
+            sender_id: sender.into(),
+            kind: "text".into(),
+            content: "hi".into(),
+            metadata_json: String::new(),
+            client_msg_id: cmid.map(str::to_owned),
+            created_at: at,
+        }
+    }
+
+    fn facts(convs: &[&str], members: &[(&str, &str)]) -> Facts {
+        Facts {
+            stored: Vec::new(),
+            conversations: convs.iter().map(|c| c.to_string()).collect(),
+            members: members
+                .iter()
+                .map(|(c, u)| (c.to_string(), u.to_string()))
+                .collect(),
+        }
+    }
+
+    fn run(
+        batch: &[AppendMessageRequest],
+        facts: Facts,
+        last_seqs: &[(&str, i64)],
+    ) -> Vec<Result<AppendMessageResponse, StoreError>> {
+        let plan = Plan::new(batch, facts);
+        let last: HashMap<String, i64> =
+            last_seqs.iter().map(|(c, s)| (c.to_string(), *s)).collect();
+        let inserted = plan
+            .new_messages(batch, &last)
+            .expect("every bump answered");
+        let members: HashMap<String, Vec<String>> = plan
+            .answered_conversations(batch)
+            .into_iter()
+            .map(|c| (c.to_owned(), vec!["a".to_owned(), "b".to_owned()]))
+            .collect();
+        plan.answers(inserted, &members)
+    }
+
+    fn seq(answer: &Result<AppendMessageResponse, StoreError>) -> (i64, bool) {
+        let a = answer.as_ref().expect("stored");
+        (a.message.as_ref().unwrap().seq, a.duplicate)
+    }
+
+    #[test]
+    fn new_messages_take_consecutive_seqs_per_conversation_in_batch_order() {
+        let batch = [
+            req("c1", "a", None, 5),
+            req("c2", "a", None, 1),
+            req("c1", "b", None, 3),
+        ];
+        let plan = Plan::new(
+            &batch,
+            facts(&["c1", "c2"], &[("c1", "a"), ("c1", "b"), ("c2", "a")]),
+        );
+        let bumps: Vec<_> = plan.bumps().collect();
+        assert_eq!(
+            bumps,
+            [
+                (
+                    "c1",
+                    Bump {
+                        count: 2,
+                        latest: 5
+                    }
+                ),
+                (
+                    "c2",
+                    Bump {
+                        count: 1,
+                        latest: 1
+                    }
+                )
+            ]
+        );
+        // c1 was at 7, so after the bump it is at 9: its two messages take 8 and 9.
+        let answers = run(
+            &batch,
+            facts(&["c1", "c2"], &[("c1", "a"), ("c1", "b"), ("c2", "a")]),
+            &[("c1", 9), ("c2", 1)],
+        );
+        assert_eq!(
+            answers.iter().map(seq).collect::<Vec<_>>(),
+            [(8, false), (1, false), (9, false)]
+        );
+        assert_eq!(answers[0].as_ref().unwrap().member_ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn refused_messages_take_no_seq_and_leave_the_others_alone() {
+        let batch = [
+            req("gone", "a", None, 1),
+            req("c1", "eve", None, 1),
+            req("c1", "a", None, 1),
+        ];
+        let answers = run(&batch, facts(&["c1"], &[("c1", "a")]), &[("c1", 1)]);
+        assert!(matches!(
+            answers[0],
+            Err(StoreError::NotFound("conversation"))
+        ));
+        assert!(matches!(answers[1], Err(StoreError::NotMember)));
+        assert_eq!(seq(&answers[2]), (1, false));
+    }
+
+    #[test]
+    fn copies_of_one_client_msg_id_store_once_and_answer_as_duplicates() {
+        let batch = [
+            req("c1", "a", Some("x"), 1),
+            req("c1", "a", Some("x"), 2),
+            req("c1", "b", Some("x"), 3),
+            req("c2", "a", Some("x"), 4),
+        ];
+        let f = facts(&["c1", "c2"], &[("c1", "a"), ("c1", "b"), ("c2", "a")]);
+        let answers = run(&batch, f, &[("c1", 2)]);
+        assert_eq!(seq(&answers[0]), (1, false));
+        assert_eq!(seq(&answers[1]), (1, true));
+        assert_eq!(
+            answers[1]
+                .as_ref()
+                .unwrap()
+                .message
+                .as_ref()
+                .unwrap()
+                .message_id,
+            batch[0].message_id,
+            "the first copy's message"
+        );
+        assert_eq!(
+            seq(&answers[2]),
+            (2, false),
+            "another sender's id is their own"
+        );
+        assert!(matches!(answers[3], Err(StoreError::FailedPrecondition(_))));
+    }
+
+    #[test]
+    fn a_stored_client_msg_id_answers_before_membership_is_checked() {
+        let stored = message(&req("c1", "a", Some("x"), 1), 4);
+        let batch = [req("c1", "a", Some("x"), 9), req("c2", "a", Some("x"), 9)];
+        let mut f = facts(&["c1"], &[]);
+        f.stored.push(stored.clone());
+        let answers = run(&batch, f, &[]);
+        let first = answers[0].as_ref().unwrap();
+        assert_eq!(
+            (first.message.as_ref(), first.duplicate),
+            (Some(&stored), true)
+        );
+        assert!(matches!(answers[1], Err(StoreError::FailedPrecondition(_))));
+    }
+
+    #[test]
+    fn a_copy_after_a_refused_first_is_judged_on_its_own() {
+        let batch = [
+            req("c1", "eve", Some("x"), 1),
+            req("c2", "eve", Some("x"), 1),
+        ];
+        let answers = run(&batch, facts(&["c1", "c2"], &[("c2", "eve")]), &[("c2", 1)]);
+        assert!(matches!(answers[0], Err(StoreError::NotMember)));
+        assert_eq!(seq(&answers[1]), (1, false));
+    }
+}
