@@ -37,6 +37,7 @@ pub async fn run(
         }
         return;
     }
+    let total = (duration.as_secs_f64() * rate).round() as u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut k: u64 = 0;
@@ -46,7 +47,12 @@ pub async fn run(
             () = stop.cancelled() => return,
         }
         let elapsed = start.elapsed().min(duration);
-        let due = ((elapsed.as_secs_f64() * rate) as u64).min(max.unwrap_or(u64::MAX));
+        // Send k is due at k / rate: it goes out on the first tick at or after that moment
+        // (counting only the ones whose time has passed would send each a whole period late,
+        // and that period would show up as the server's latency).
+        let due = ((elapsed.as_secs_f64() * rate) as u64 + 1)
+            .min(total)
+            .min(max.unwrap_or(u64::MAX));
         while k < due {
             let slot = &slots[(k % slots.len() as u64) as usize];
             let sched_us = start_us + (k as f64 * 1e6 / rate) as u64;
@@ -59,7 +65,7 @@ pub async fn run(
             }
             k += 1;
         }
-        if elapsed >= duration || max.is_some_and(|m| k >= m) {
+        if elapsed >= duration || k >= total || max.is_some_and(|m| k >= m) {
             return;
         }
     }
