@@ -3,19 +3,18 @@
 
 use axum::extract::ws::Utf8Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use natter_comet::registry::{Conn, Out, Registry};
+use natter_comet::registry::{Conn, Registry};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 fn fanout(c: &mut Criterion) {
     let registry = Registry::default();
-    let mut receivers = Vec::new();
+    let mut conns = Vec::new();
     let users: Vec<String> = (0..1_000).map(|i| format!("user-{i}")).collect();
     for user in &users {
-        let (tx, rx) = mpsc::channel(256);
         let id = format!("node/{}", registry.next_conn_number());
-        registry.add(Arc::new(Conn::new(id, user, "session", tx)));
-        receivers.push(rx);
+        let conn = Arc::new(Conn::new(id, user, "session", 256));
+        registry.add(conn.clone());
+        conns.push(conn);
     }
     let frame = Utf8Bytes::from(format!(
         r#"{{"push":"message","data":{{"content":"{}"}}}}"#,
@@ -27,8 +26,8 @@ fn fanout(c: &mut Criterion) {
                 registry.for_user(user, |conn| conn.push(&frame));
             }
             // Drain, as the sockets' writer tasks would, so queues never fill.
-            for rx in &mut receivers {
-                while let Ok(Out::Text(_)) = rx.try_recv() {}
+            for conn in &conns {
+                while conn.outbox.try_pop().is_some() {}
             }
         })
     });

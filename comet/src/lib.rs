@@ -12,6 +12,7 @@ pub mod config;
 mod error;
 mod http;
 mod logic;
+mod outbox;
 mod push;
 pub mod registry;
 mod ws;

@@ -1,20 +1,14 @@
 //! Which sockets this node holds, by user. A user may hold many at once (phone, laptop, tabs);
 //! each is an independent [`Conn`] with its own bounded outbound queue.
 
+use crate::outbox::Outbox;
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use std::sync::{
     Arc,
     atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
 };
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// What the socket's writer task is asked to send.
-#[derive(Debug)]
-pub enum Out {
-    Text(Utf8Bytes),
-}
 
 /// One live, authenticated socket.
 pub struct Conn {
@@ -22,7 +16,8 @@ pub struct Conn {
     pub id: Arc<str>,
     pub user_id: Arc<str>,
     pub session_id: Arc<str>,
-    pub tx: mpsc::Sender<Out>,
+    /// What the socket's writer is to send, in order: pushes and replies.
+    pub outbox: Outbox,
     /// Set when a push had to be dropped because the queue was full; the writer then sends a
     /// `resync` so the client catches up by `sync`.
     pub dropped: AtomicBool,
@@ -34,12 +29,13 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(id: String, user_id: &str, session_id: &str, tx: mpsc::Sender<Out>) -> Self {
+    /// `queue`: frames that may wait for the writer (the outbound queue's bound).
+    pub fn new(id: String, user_id: &str, session_id: &str, queue: usize) -> Self {
         Self {
             id: id.into(),
             user_id: user_id.into(),
             session_id: session_id.into(),
-            tx,
+            outbox: Outbox::new(queue),
             dropped: AtomicBool::new(false),
             close: CancellationToken::new(),
             close_code: AtomicU16::new(1000),
@@ -50,7 +46,7 @@ impl Conn {
     /// Queues a push without waiting: a full queue drops it and flags a resync instead, so one
     /// slow reader never holds up anyone else's pushes.
     pub fn push(&self, frame: &Utf8Bytes) {
-        if self.tx.try_send(Out::Text(frame.clone())).is_err() {
+        if !self.outbox.try_push(frame.clone()) {
             self.dropped.store(true, Ordering::Relaxed);
         }
     }
@@ -121,17 +117,16 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn conn(reg: &Registry, user: &str, queue: usize) -> (Arc<Conn>, mpsc::Receiver<Out>) {
-        let (tx, rx) = mpsc::channel(queue);
+    fn conn(reg: &Registry, user: &str, queue: usize) -> Arc<Conn> {
         let id = format!("n/{}", reg.next_conn_number());
-        (Arc::new(Conn::new(id, user, "s", tx)), rx)
+        Arc::new(Conn::new(id, user, "s", queue))
     }
 
     #[test]
     fn first_and_last_socket_of_a_user_are_reported() {
         let reg = Registry::default();
-        let (a, _ra) = conn(&reg, "u", 4);
-        let (b, _rb) = conn(&reg, "u", 4);
+        let a = conn(&reg, "u", 4);
+        let b = conn(&reg, "u", 4);
         assert!(reg.add(a.clone()));
         assert!(!reg.add(b.clone()));
         let mut seen = 0;
@@ -145,11 +140,11 @@ mod tests {
     #[test]
     fn a_full_queue_drops_the_push_and_flags_a_resync() {
         let reg = Registry::default();
-        let (c, mut rx) = conn(&reg, "u", 1);
+        let c = conn(&reg, "u", 1);
         c.push(&Utf8Bytes::from("one"));
         assert!(!c.dropped.load(Ordering::Relaxed));
         c.push(&Utf8Bytes::from("two"));
         assert!(c.dropped.load(Ordering::Relaxed));
-        assert!(matches!(rx.try_recv(), Ok(Out::Text(t)) if t.as_str() == "one"));
+        assert_eq!(c.outbox.try_pop().unwrap().as_str(), "one");
     }
 }

@@ -1,12 +1,7 @@
 //! One socket's life: authenticate, register, read and write until either side ends, unregister.
 
 use super::{frames, methods};
-use crate::{
-    AppState,
-    logic::Identity,
-    push::RESYNC_ALL,
-    registry::{Conn, Out},
-};
+use crate::{AppState, logic::Identity, outbox::Outbox, push::RESYNC_ALL, registry::Conn};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
 use natter_proto::{access::AccessClaims, logic::ConnectionEvent};
@@ -15,7 +10,6 @@ use std::{
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
-use tokio::sync::mpsc;
 use tracing::Instrument;
 
 pub const UNAUTHENTICATED: u16 = 4001;
@@ -51,12 +45,11 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
         },
     };
     let n = state.registry.next_conn_number();
-    let (tx, rx) = mpsc::channel(state.config.outbound_queue);
     let conn = Arc::new(Conn::new(
         format!("{}/{n}", state.config.node_id),
         &claims.sub,
         &claims.sid,
-        tx,
+        state.config.outbound_queue,
     ));
     let started = Instant::now();
     let span = tracing::debug_span!("conn", user_id = %claims.sub, conn = %conn.id);
@@ -94,7 +87,7 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
         session_id: claims.sid,
         connection_id: Some(conn.id.to_string()),
     };
-    let writer = write_loop(&state, &conn, sink, rx, started);
+    let writer = write_loop(&state, &conn, sink, started);
     let reader = read_loop(&state, &conn, &identity, stream, started);
     async {
         tokio::select! {
@@ -104,6 +97,8 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
     }
     .instrument(span)
     .await;
+    // Pushes arriving before the socket leaves the registry are refused, not queued.
+    conn.outbox.close();
     if state.registry.remove(&conn) {
         presence(&state, &conn, false);
     }
@@ -165,13 +160,7 @@ async fn next_text(stream: &mut Stream) -> Option<Utf8Bytes> {
     }
 }
 
-async fn write_loop(
-    state: &AppState,
-    conn: &Conn,
-    mut sink: Sink,
-    mut rx: mpsc::Receiver<Out>,
-    started: Instant,
-) {
+async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Instant) {
     let heartbeat = state.config.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let code = loop {
@@ -179,9 +168,9 @@ async fn write_loop(
             biased;
             _ = state.shutdown.cancelled() => break GOING_AWAY,
             _ = conn.close.cancelled() => break conn.close_code(),
-            out = rx.recv() => {
-                let Some(Out::Text(text)) = out else { break 1000 };
-                match write(&mut sink, text, Some(&mut rx), conn, heartbeat).await {
+            out = conn.outbox.pop() => {
+                let Some(text) = out else { break 1000 };
+                match write(&mut sink, text, Some(&conn.outbox), conn, heartbeat).await {
                     Written::Ok => {}
                     Written::Gone => return,
                     Written::Stop(code) => break code,
@@ -267,7 +256,7 @@ enum Written {
 async fn write(
     sink: &mut Sink,
     first: Utf8Bytes,
-    queued: Option<&mut mpsc::Receiver<Out>>,
+    queued: Option<&Outbox>,
     conn: &Conn,
     heartbeat: Duration,
 ) -> Written {
@@ -275,7 +264,7 @@ async fn write(
         sink.feed(Message::Text(first)).await?;
         if let Some(queued) = queued {
             for _ in 1..COALESCE {
-                let Ok(Out::Text(text)) = queued.try_recv() else {
+                let Some(text) = queued.try_pop() else {
                     break;
                 };
                 sink.feed(Message::Text(text)).await?;
@@ -312,12 +301,7 @@ async fn read_loop(
                 let err =
                     crate::ApiError::invalid("binary frames are not supported: send JSON text");
                 let reply = serde_json::json!({ "id": null, "error": err.to_json() });
-                if conn
-                    .tx
-                    .send(Out::Text(reply.to_string().into()))
-                    .await
-                    .is_err()
-                {
+                if conn.outbox.push(reply.to_string().into()).await.is_err() {
                     return;
                 }
                 continue;
@@ -326,8 +310,9 @@ async fn read_loop(
             Err(err) => {
                 if is_too_large(err) {
                     conn.close_with(TOO_LARGE);
-                    // Leave the writer time to send the close frame before the select ends.
-                    conn.tx.closed().await;
+                    // Leave the writer time to send the close frame: the session ends when it
+                    // has (its goodbye is bounded by a grace period).
+                    std::future::pending::<()>().await;
                 }
                 return;
             }
@@ -341,7 +326,7 @@ async fn read_loop(
             methods::Admit::No(reply) => reply(&text),
             methods::Admit::Close => return conn.close_with(POLICY),
         };
-        if conn.tx.send(Out::Text(reply)).await.is_err() {
+        if conn.outbox.push(reply).await.is_err() {
             return;
         }
     }
