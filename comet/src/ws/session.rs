@@ -39,7 +39,9 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
             )
             .await;
         }
-        None => match authenticate(&state, &mut sink, &mut stream).await {
+        // Boxed, like the other one-off futures: it is needed once, and inline it would size
+        // every socket's task for the rest of its life.
+        None => match Box::pin(authenticate(&state, &mut sink, &mut stream)).await {
             Some((claims, id)) => (claims, Some(id)),
             None => return,
         },
@@ -87,12 +89,13 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
         session_id: claims.sid,
         connection_id: Some(conn.id.to_string()),
     };
-    let writer = write_loop(&state, &conn, sink, started);
-    let reader = read_loop(&state, &conn, &identity, stream, started);
+    // The two halves are made inside the block, not bound to locals first: a future moved out
+    // of a local still keeps the local's room in the session's state, which doubled the size
+    // of every socket's task.
     async {
         tokio::select! {
-            () = writer => {}
-            () = reader => {}
+            () = write_loop(&state, &conn, sink, started) => {}
+            () = read_loop(&state, &conn, &identity, stream, started) => {}
         }
     }
     .instrument(span)
