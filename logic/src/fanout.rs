@@ -16,8 +16,9 @@ use natter_realtime::Bus;
 use prost::Message as _;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-/// Where a fan-out goes: recipients by comet node, or `None` when presence could not say.
-pub struct Route(Option<BTreeMap<String, Vec<String>>>);
+/// Where a fan-out goes: recipients by comet node. Empty when nobody is online, or when
+/// presence could not say (the recipients then resync).
+pub struct Route(BTreeMap<String, Vec<String>>);
 
 #[derive(Clone)]
 pub struct Fanout {
@@ -66,25 +67,20 @@ impl Fanout {
     /// concurrently and only take turns for the (short) publishing.
     pub async fn route(&self, recipients: Vec<String>, timeout: Duration) -> Route {
         if recipients.is_empty() || !self.breaker.allows() {
-            return Route(Some(BTreeMap::new()));
+            return Route(BTreeMap::new());
         }
         match tokio::time::timeout(timeout, self.nodes_of(recipients)).await {
-            Ok(Some(by_node)) => Route(Some(by_node)),
-            Ok(None) => {
-                self.breaker.failed();
-                Route(None)
-            }
-            Err(_) => {
-                tracing::warn!("presence lookup timed out; recipients will resync");
-                self.breaker.failed();
-                Route(None)
-            }
+            Ok(Some(by_node)) => return Route(by_node),
+            Ok(None) => {}
+            Err(_) => tracing::warn!("presence lookup timed out; recipients will resync"),
         }
+        self.breaker.failed();
+        Route(BTreeMap::new())
     }
 
     /// Step two: one bus message per node of `route`, within `timeout`.
     pub async fn deliver(&self, route: Route, event: Event, timeout: Duration) {
-        let Route(Some(by_node)) = route else { return };
+        let Route(by_node) = route;
         if by_node.is_empty() || !self.breaker.allows() {
             return;
         }
