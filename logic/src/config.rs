@@ -21,6 +21,10 @@ pub struct LogicConfig {
     /// How often this instance looks for users shown online whose presence expired (their comet
     /// node died without saying goodbye), to announce them offline.
     pub presence_sweep: Duration,
+    /// A fan-out to more users than this goes to every comet node instead of being routed by
+    /// a presence lookup. With one comet node (the embedded mode) routing buys nothing, so it
+    /// runs with 0.
+    pub broadcast_over: usize,
 }
 
 impl Default for LogicConfig {
@@ -32,6 +36,7 @@ impl Default for LogicConfig {
             direct_requires_friendship: false,
             presence_settle: Duration::from_secs(2),
             presence_sweep: Duration::from_secs(15),
+            broadcast_over: crate::fanout::BROADCAST_OVER,
         }
     }
 }

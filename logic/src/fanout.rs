@@ -2,6 +2,11 @@
 //! then publish **one** bus message per node, carrying that node's recipients. The cost of a
 //! message is O(nodes), not O(members).
 //!
+//! A large audience (more than [`BROADCAST_OVER`] users by default, a big room) skips the lookup: one bus
+//! message carrying every recipient goes to every node, and each node pushes to those of them
+//! it holds. In a room of 1,000 that lookup (1,000 ids there and back) cost more than the whole
+//! rest of the fan-out, and with that many users nearly every node holds some of them anyway.
+//!
 //! Fan-out is best effort by design: the message is already stored, and a client that misses a
 //! push (Redis away, node restarting) catches up with `sync`. So failures here are logged, never
 //! returned to the sender.
@@ -16,15 +21,25 @@ use natter_realtime::Bus;
 use prost::Message as _;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-/// Where a fan-out goes: recipients by comet node. Empty when nobody is online, or when
-/// presence could not say (the recipients then resync).
-pub struct Route(BTreeMap<String, Vec<String>>);
+/// Recipients above which a fan-out goes to every node rather than being routed (the default
+/// of [`LogicConfig::broadcast_over`](crate::LogicConfig::broadcast_over)).
+pub const BROADCAST_OVER: usize = 100;
+
+/// Where a fan-out goes.
+pub enum Route {
+    /// Recipients by comet node. Empty when nobody is online, or when presence could not say
+    /// (the recipients then resync).
+    Nodes(BTreeMap<String, Vec<String>>),
+    /// Every node, each pushing to those of these recipients it holds.
+    All(Vec<String>),
+}
 
 #[derive(Clone)]
 pub struct Fanout {
     presence: PresenceStoreClient<Transport>,
     bus: Arc<dyn Bus>,
     breaker: Arc<Breaker>,
+    broadcast_over: usize,
 }
 
 impl Fanout {
@@ -37,7 +52,14 @@ impl Fanout {
             presence,
             bus,
             breaker,
+            broadcast_over: BROADCAST_OVER,
         }
+    }
+
+    /// Fan-outs to more than `n` recipients go to every node.
+    pub fn broadcast_over(mut self, n: usize) -> Self {
+        self.broadcast_over = n;
+        self
     }
 
     /// Sends `push` to every socket of `recipients`, within `timeout`.
@@ -67,20 +89,26 @@ impl Fanout {
     /// concurrently and only take turns for the (short) publishing.
     pub async fn route(&self, recipients: Vec<String>, timeout: Duration) -> Route {
         if recipients.is_empty() || !self.breaker.allows() {
-            return Route(BTreeMap::new());
+            return Route::Nodes(BTreeMap::new());
+        }
+        if recipients.len() > self.broadcast_over {
+            return Route::All(recipients);
         }
         match tokio::time::timeout(timeout, self.nodes_of(recipients)).await {
-            Ok(Some(by_node)) => return Route(by_node),
+            Ok(Some(by_node)) => return Route::Nodes(by_node),
             Ok(None) => {}
             Err(_) => tracing::warn!("presence lookup timed out; recipients will resync"),
         }
         self.breaker.failed();
-        Route(BTreeMap::new())
+        Route::Nodes(BTreeMap::new())
     }
 
-    /// Step two: one bus message per node of `route`, within `timeout`.
+    /// Step two: one bus message per node of `route` (or one for all), within `timeout`.
     pub async fn deliver(&self, route: Route, event: Event, timeout: Duration) {
-        let Route(by_node) = route;
+        let by_node = match route {
+            Route::Nodes(by_node) => by_node,
+            Route::All(user_ids) => return self.deliver_all(user_ids, event, timeout).await,
+        };
         if by_node.is_empty() || !self.breaker.allows() {
             return;
         }
@@ -106,6 +134,29 @@ impl Fanout {
         match tokio::time::timeout(timeout, work).await {
             Ok(true) => self.breaker.succeeded(),
             Ok(false) => self.breaker.failed(),
+            Err(_) => {
+                tracing::warn!("fan-out timed out; recipients will resync");
+                self.breaker.failed();
+            }
+        }
+    }
+
+    async fn deliver_all(&self, user_ids: Vec<String>, event: Event, timeout: Duration) {
+        if !self.breaker.allows() {
+            return;
+        }
+        tracing::debug!(recipients = user_ids.len(), "fan-out to every node");
+        let envelope = Envelope {
+            user_ids,
+            event: Some(event),
+        };
+        let publish = self.bus.publish_all(envelope.encode_to_vec().into());
+        match tokio::time::timeout(timeout, publish).await {
+            Ok(Ok(())) => self.breaker.succeeded(),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "bus publish to every node failed; recipients will resync");
+                self.breaker.failed();
+            }
             Err(_) => {
                 tracing::warn!("fan-out timed out; recipients will resync");
                 self.breaker.failed();

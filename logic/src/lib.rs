@@ -26,6 +26,7 @@ mod validate;
 pub use caller::Caller;
 pub use config::LogicConfig;
 pub use error::LogicError;
+pub use fanout::BROADCAST_OVER;
 pub use keys::SigningKeys;
 
 use natter_proto::{
@@ -72,7 +73,8 @@ impl Logic {
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
         let breaker = Arc::<breaker::Breaker>::default();
-        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone(), breaker.clone());
+        let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone(), breaker.clone())
+            .broadcast_over(config.broadcast_over);
         let streams = stream::Streams::new(bus, breaker);
         let revocations = Arc::new(revocations::Revocations::new(config.access_ttl));
         let stop = CancellationToken::new();

@@ -27,13 +27,10 @@ use crate::{fanout::Fanout, repo::Repo};
 use natter_proto::{
     bus::Push,
     json,
-    repo::{
-        ListAnnouncedRequest, ListConversationsRequest, ListFriendsRequest, LookupRequest,
-        MarkAnnouncedRequest,
-    },
+    repo::{ListAnnouncedRequest, ListContactsRequest, LookupRequest, MarkAnnouncedRequest},
 };
 use std::{
-    collections::{BTreeSet, HashSet, VecDeque},
+    collections::{HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -46,10 +43,8 @@ use tonic::Status;
 
 /// Members of a group above which the group's members are not told of each other's presence.
 pub const MAX_GROUP: usize = 500;
-/// Pages (of [`PAGE`]) of friends, and of conversations, read for one audience: a bound on the
-/// work one check can cause.
-const MAX_PAGES: usize = 50;
-const PAGE: i32 = 200;
+/// The most users one change is announced to: a bound on the work one check can cause.
+const MAX_AUDIENCE: i32 = 10_000;
 /// Checks running at once on this instance: a comet node restarting reconnects all its users
 /// in a few seconds, and each check reads friends and conversations.
 const CONCURRENT_CHECKS: usize = 32;
@@ -204,47 +199,20 @@ impl PresenceNotify {
             .await;
     }
 
-    /// Friends and fellow members (groups up to [`MAX_GROUP`] members), the user left out.
+    /// Friends and fellow members (groups up to [`MAX_GROUP`] members), the user left out:
+    /// one store query, which counts a big group's members without reading them.
     async fn audience(&self, user_id: &str) -> Result<Vec<String>, Status> {
-        let mut audience = BTreeSet::new();
-        let mut friends = self.inner.repo.friends.clone();
-        let mut after_user_id = None;
-        for _ in 0..MAX_PAGES {
-            let req = ListFriendsRequest {
-                user_id: user_id.to_owned(),
-                limit: PAGE,
-                after_user_id: after_user_id.take(),
-            };
-            let page = friends.list_friends(req).await?.into_inner();
-            after_user_id = page.user_ids.last().cloned().filter(|_| page.has_more);
-            audience.extend(page.user_ids);
-            if after_user_id.is_none() {
-                break;
-            }
-        }
+        let req = ListContactsRequest {
+            user_id: user_id.to_owned(),
+            max_group_members: MAX_GROUP as i32,
+            limit: MAX_AUDIENCE,
+        };
         let mut conversations = self.inner.repo.conversations.clone();
-        let mut cursor = None;
-        for _ in 0..MAX_PAGES {
-            let req = ListConversationsRequest {
-                user_id: user_id.to_owned(),
-                limit: PAGE,
-                cursor: cursor.take(),
-                groups_only: false,
-            };
-            let page = conversations.list_conversations(req).await?.into_inner();
-            for conv in page.conversations {
-                if conv.kind == "group" && conv.member_ids.len() > MAX_GROUP {
-                    continue;
-                }
-                audience.extend(conv.member_ids);
-            }
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        audience.remove(user_id);
-        Ok(audience.into_iter().collect())
+        Ok(conversations
+            .list_contacts(req)
+            .await?
+            .into_inner()
+            .user_ids)
     }
 
     async fn sweep_loop(self, every: Duration) {

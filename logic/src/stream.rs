@@ -121,7 +121,7 @@ impl Streams {
         // Subscribe first: see the module docs for why that makes the switch-over exact.
         let sub = self
             .bus
-            .subscribe(STREAM_NODE)
+            .subscribe_channel(STREAM_NODE)
             .await
             .map_err(|e| LogicError::Unavailable(e.to_string()))?;
         let mut streamer = Streamer {

@@ -87,6 +87,7 @@ contract_suite!(
     publishing_with_no_subscriber_is_ok,
     dropping_a_subscription_stops_delivery_and_a_new_subscription_works,
     every_subscription_to_a_node_receives_its_payloads,
+    publish_all_reaches_every_node_in_order_with_its_own_payloads_and_no_plain_channel,
     subscriptions_end_once_the_bus_is_dropped,
     a_user_set_online_is_found_by_lookup_until_set_offline,
     a_user_online_on_two_nodes_lists_both_and_stays_online_when_one_goes_offline,
@@ -182,6 +183,49 @@ async fn dropping_a_subscription_stops_delivery_and_a_new_subscription_works<B: 
         Some(Delivery::Payload(payload("3")))
     );
     assert_quiet(&mut second).await;
+}
+
+async fn publish_all_reaches_every_node_in_order_with_its_own_payloads_and_no_plain_channel<
+    B: Backend,
+>() {
+    let bus = B::bus(&common::prefix()).await;
+    let mut at_a = bus.subscribe("node-a").await.unwrap();
+    let mut at_b = bus.subscribe("node-b").await.unwrap();
+    // A listener that is not a comet node hears only its own channel.
+    let mut streams = bus.subscribe_channel("streams").await.unwrap();
+    // Interleaved: a node's own payloads and the every-node ones keep their publish order.
+    for i in 0..50 {
+        bus.publish("node-a", payload(format!("a{i}")))
+            .await
+            .unwrap();
+        bus.publish_all(payload(format!("all{i}"))).await.unwrap();
+    }
+    for i in 0..50 {
+        for expected in [format!("a{i}"), format!("all{i}")] {
+            assert_eq!(
+                next(&mut at_a).await,
+                Some(Delivery::Payload(payload(expected)))
+            );
+        }
+        assert_eq!(
+            next(&mut at_b).await,
+            Some(Delivery::Payload(payload(format!("all{i}"))))
+        );
+    }
+    assert_quiet(&mut at_a).await;
+    assert_quiet(&mut at_b).await;
+    assert_quiet(&mut streams).await;
+    bus.publish("streams", payload("s")).await.unwrap();
+    assert_eq!(
+        next(&mut streams).await,
+        Some(Delivery::Payload(payload("s")))
+    );
+    // Another deployment sharing the Redis (another prefix) hears nothing of it.
+    let other = B::bus(&common::prefix()).await;
+    let mut elsewhere = other.subscribe("node-a").await.unwrap();
+    bus.publish_all(payload("x")).await.unwrap();
+    assert_eq!(next(&mut at_a).await, Some(Delivery::Payload(payload("x"))));
+    assert_quiet(&mut elsewhere).await;
 }
 
 async fn every_subscription_to_a_node_receives_its_payloads<B: Backend>() {

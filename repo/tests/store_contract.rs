@@ -179,6 +179,7 @@ contract_tests! {
         friends::friends_are_paged_in_id_order,
         friends::removing_a_friend_ends_it_both_ways_once,
         friends::a_block_clears_friendship_and_requests_and_refuses_new_ones,
+        friends::contacts_are_friends_and_fellow_members_leaving_out_big_groups_and_hidden_chats,
         friends::direct_relation_names_the_other_member_to_members_only,
         friends::users_are_found_by_exact_nickname,
         groups::creating_a_group_writes_a_created_system_message_as_seq_1,

@@ -4,6 +4,7 @@
 
 mod frames;
 mod methods;
+mod pace;
 mod session;
 
 use crate::{AppState, http::bearer};

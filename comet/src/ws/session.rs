@@ -1,6 +1,6 @@
 //! One socket's life: authenticate, register, read and write until either side ends, unregister.
 
-use super::{frames, methods};
+use super::{frames, methods, pace::Pace};
 use crate::{AppState, logic::Identity, outbox::Outbox, push::RESYNC_ALL, registry::Conn};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
@@ -166,6 +166,7 @@ async fn next_text(stream: &mut Stream) -> Option<Utf8Bytes> {
 async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Instant) {
     let heartbeat = state.config.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut pace = Pace::new();
     let code = loop {
         tokio::select! {
             biased;
@@ -173,15 +174,19 @@ async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Inst
             _ = conn.close.cancelled() => break conn.close_code(),
             out = conn.outbox.pop() => {
                 let Some(text) = out else { break 1000 };
+                // A busy socket lets its next frames gather: one write call for several.
+                if let Some(hold) = pace.hold(since_us(started)) {
+                    tokio::time::sleep(hold).await;
+                }
                 match write(&mut sink, text, Some(&conn.outbox), conn, heartbeat).await {
-                    Written::Ok => {}
+                    Written::Ok(frames) => pace.wrote(since_us(started), frames),
                     Written::Gone => return,
                     Written::Stop(code) => break code,
                 }
                 if conn.dropped.swap(false, Ordering::Relaxed) {
                     let resync = Utf8Bytes::from_static(RESYNC_ALL);
                     match write(&mut sink, resync, None, conn, heartbeat).await {
-                        Written::Ok => {}
+                        Written::Ok(_) => {}
                         Written::Gone => return,
                         Written::Stop(code) => break code,
                     }
@@ -244,7 +249,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 enum Written {
-    Ok,
+    /// This many frames were written.
+    Ok(usize),
     /// The peer is gone: nothing more can be sent.
     Gone,
     /// Stop writing and close with this code.
@@ -265,20 +271,23 @@ async fn write(
 ) -> Written {
     let send = async {
         sink.feed(Message::Text(first)).await?;
+        let mut frames = 1;
         if let Some(queued) = queued {
-            for _ in 1..COALESCE {
+            while frames < COALESCE {
                 let Some(text) = queued.try_pop() else {
                     break;
                 };
                 sink.feed(Message::Text(text)).await?;
+                frames += 1;
             }
         }
-        sink.flush().await
+        sink.flush().await.map(|()| frames)
     };
     tokio::select! {
-        sent = send => {
-            if sent.is_ok() { Written::Ok } else { Written::Gone }
-        }
+        sent = send => match sent {
+            Ok(frames) => Written::Ok(frames),
+            Err(_) => Written::Gone,
+        },
         _ = conn.close.cancelled() => Written::Stop(conn.close_code()),
         _ = tokio::time::sleep(2 * heartbeat) => Written::Stop(POLICY),
     }
@@ -409,4 +418,9 @@ async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
 
 fn since_ms(started: Instant) -> u64 {
     started.elapsed().as_millis() as u64
+}
+
+/// Microseconds since `started`, wrapping (for [`Pace`], which only takes differences).
+fn since_us(started: Instant) -> u32 {
+    started.elapsed().as_micros() as u32
 }

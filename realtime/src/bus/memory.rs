@@ -18,6 +18,14 @@ use crate::RealtimeError;
 /// a burst for a busy comet node; the buffer is allocated once per subscribed node id.
 const CAPACITY: usize = 65_536;
 
+/// One channel, and whether a comet node listens on it (then it also carries the every-node
+/// payloads, in the same queue, so that their order with the node's own is kept).
+#[derive(Debug)]
+struct Channel {
+    sender: broadcast::Sender<Bytes>,
+    node: bool,
+}
+
 /// In-process [`Bus`]. Clones share state, so a logic and a comet half of the same process can
 /// each hold one.
 #[derive(Debug, Clone)]
@@ -25,7 +33,7 @@ pub struct MemoryBus {
     /// One sender per node id that has ever been subscribed to. Entries are kept after the last
     /// subscriber leaves: node ids are few and long-lived, and a restarted comet half reuses its
     /// entry.
-    channels: Arc<DashMap<String, broadcast::Sender<Bytes>>>,
+    channels: Arc<DashMap<String, Channel>>,
     capacity: usize,
 }
 
@@ -56,19 +64,39 @@ impl Bus for MemoryBus {
         // No entry means nobody ever subscribed: drop the payload without allocating a channel
         // for a node that may never exist. A send error only means "no receivers", which the
         // contract defines as success.
-        if let Some(sender) = self.channels.get(node_id) {
-            let _ = sender.send(payload);
+        if let Some(channel) = self.channels.get(node_id) {
+            let _ = channel.sender.send(payload);
+        }
+        Ok(())
+    }
+
+    async fn publish_all(&self, payload: Bytes) -> Result<(), RealtimeError> {
+        for channel in self.channels.iter().filter(|c| c.node) {
+            let _ = channel.sender.send(payload.clone());
         }
         Ok(())
     }
 
     async fn subscribe(&self, node_id: &str) -> Result<Subscription, RealtimeError> {
-        let receiver = self
+        Ok(self.open(node_id, true))
+    }
+
+    async fn subscribe_channel(&self, name: &str) -> Result<Subscription, RealtimeError> {
+        Ok(self.open(name, false))
+    }
+}
+
+impl MemoryBus {
+    fn open(&self, name: &str, node: bool) -> Subscription {
+        let mut channel = self
             .channels
-            .entry(node_id.to_owned())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe();
-        Ok(Subscription::from_broadcast(receiver))
+            .entry(name.to_owned())
+            .or_insert_with(|| Channel {
+                sender: broadcast::channel(self.capacity).0,
+                node,
+            });
+        channel.node |= node;
+        Subscription::from_broadcast(channel.sender.subscribe())
     }
 }
 
@@ -101,9 +129,9 @@ mod tests {
     async fn dropping_a_subscription_releases_its_receiver() {
         let bus = MemoryBus::new();
         let sub = bus.subscribe("n").await.unwrap();
-        assert_eq!(bus.channels.get("n").unwrap().receiver_count(), 1);
+        assert_eq!(bus.channels.get("n").unwrap().sender.receiver_count(), 1);
         drop(sub);
-        assert_eq!(bus.channels.get("n").unwrap().receiver_count(), 0);
+        assert_eq!(bus.channels.get("n").unwrap().sender.receiver_count(), 0);
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! The bus: logic tells one specific comet node what to push to its sockets.
 //!
 //! Every comet node subscribes to a channel named after its own node id, and logic publishes to
-//! the node(s) that presence says hold the recipients' sockets. The bus is fire-and-forget: a
+//! the node(s) that presence says hold the recipients' sockets, or, for a large audience, to
+//! every node at once. The bus is fire-and-forget: a
 //! payload published while nobody listens is dropped, exactly like Redis pub/sub. Durability
 //! belongs to the message store; the bus only has to be fast and honest about losses, which is
 //! what [`Delivery::Gap`] is for.
@@ -24,9 +25,21 @@ pub trait Bus: Send + Sync + 'static {
     /// Publishes one payload to one comet node's channel. Ok even if nobody listens.
     async fn publish(&self, node_id: &str, payload: Bytes) -> Result<(), RealtimeError>;
 
-    /// Subscribes to this node's channel. Returns once the subscription is active (a publish
-    /// after this returns is delivered). Dropping the Subscription unsubscribes.
+    /// Publishes one payload to every subscribed node. A node receives these and its own
+    /// node's payloads in the order they were published (from any one publisher). For a
+    /// fan-out to so many users that nearly every node holds some of them: it spares the
+    /// presence lookup that routing would need.
+    async fn publish_all(&self, payload: Bytes) -> Result<(), RealtimeError>;
+
+    /// Subscribes a comet node: its own channel and the every-node payloads. Returns once the
+    /// subscription is active (a publish after this returns is delivered). Dropping the
+    /// Subscription unsubscribes.
     async fn subscribe(&self, node_id: &str) -> Result<Subscription, RealtimeError>;
+
+    /// Subscribes to one channel alone, without the every-node payloads: for listeners that
+    /// are not comet nodes (a logic instance's message streams), whose payloads are another
+    /// kind of message.
+    async fn subscribe_channel(&self, name: &str) -> Result<Subscription, RealtimeError>;
 }
 
 /// One item handed to a subscriber.

@@ -81,7 +81,8 @@ impl Drop for Shared {
 }
 
 impl RedisBus {
-    /// `prefix` namespaces channels (tests use a random prefix): channel = "{prefix}bus:{node_id}".
+    /// `prefix` namespaces channels (tests use a random prefix): channel = "{prefix}bus:{node_id}",
+    /// and "{prefix}bus-all" for every node.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RealtimeError> {
         let (client, publisher) = connect_manager(url).await?;
         Ok(Self {
@@ -97,6 +98,23 @@ impl RedisBus {
     fn channel(&self, node_id: &str) -> String {
         format!("{}bus:{node_id}", self.shared.prefix)
     }
+
+    /// Every node listens here too (on the same connection as its own channel, so that Redis
+    /// delivers both in the order it took the publishes).
+    fn all_channel(&self) -> String {
+        format!("{}bus-all", self.shared.prefix)
+    }
+
+    async fn publish_to(&self, channel: String, payload: Bytes) -> Result<(), RealtimeError> {
+        let mut publisher = self.shared.publisher.clone();
+        // PUBLISH answers with the number of receivers; zero is fine by contract.
+        let _receivers: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(&payload[..])
+            .query_async(&mut publisher)
+            .await?;
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -110,18 +128,25 @@ impl std::fmt::Debug for RedisBus {
 #[async_trait::async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, node_id: &str, payload: Bytes) -> Result<(), RealtimeError> {
-        let mut publisher = self.shared.publisher.clone();
-        // PUBLISH answers with the number of receivers; zero is fine by contract.
-        let _receivers: i64 = redis::cmd("PUBLISH")
-            .arg(self.channel(node_id))
-            .arg(&payload[..])
-            .query_async(&mut publisher)
-            .await?;
-        Ok(())
+        self.publish_to(self.channel(node_id), payload).await
+    }
+
+    async fn publish_all(&self, payload: Bytes) -> Result<(), RealtimeError> {
+        self.publish_to(self.all_channel(), payload).await
     }
 
     async fn subscribe(&self, node_id: &str) -> Result<Subscription, RealtimeError> {
-        let channel = self.channel(node_id);
+        self.listen(vec![self.channel(node_id), self.all_channel()])
+            .await
+    }
+
+    async fn subscribe_channel(&self, name: &str) -> Result<Subscription, RealtimeError> {
+        self.listen(vec![self.channel(name)]).await
+    }
+}
+
+impl RedisBus {
+    async fn listen(&self, channel: Channels) -> Result<Subscription, RealtimeError> {
         // The first connection is made here rather than in the task so that a Redis outage is
         // reported to the caller, and so that returning means "subscribed".
         let connection = open(&self.shared.client, &channel).await?;
@@ -138,6 +163,9 @@ impl Bus for RedisBus {
     }
 }
 
+/// What one subscription listens to: its channel, then (a comet node's) the every-node one.
+type Channels = Vec<String>;
+
 /// One subscribed pub/sub connection. Dropping it closes the socket, which is also how Redis
 /// learns that we unsubscribed.
 struct Connection {
@@ -145,10 +173,10 @@ struct Connection {
     stream: PubSubStream,
 }
 
-async fn open(client: &redis::Client, channel: &str) -> redis::RedisResult<Connection> {
+async fn open(client: &redis::Client, channel: &Channels) -> redis::RedisResult<Connection> {
     let attempt = async {
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
+        pubsub.subscribe(&channel[..]).await?;
         let (sink, stream) = pubsub.split();
         Ok(Connection { sink, stream })
     };
@@ -162,7 +190,7 @@ async fn open(client: &redis::Client, channel: &str) -> redis::RedisResult<Conne
 /// forever (until stopped) and report a gap.
 async fn run(
     client: redis::Client,
-    channel: String,
+    channel: Channels,
     mut connection: Connection,
     mut outbox: Outbox,
     stop: CancellationToken,
@@ -173,7 +201,7 @@ async fn run(
             Ended::Lost(reason) => reason,
         };
         tracing::warn!(
-            %channel,
+            channel = %channel[0],
             %reason,
             "bus subscription lost its redis connection; reconnecting"
         );
@@ -184,7 +212,7 @@ async fn run(
         };
         connection = fresh;
         tracing::info!(
-            %channel,
+            channel = %channel[0],
             attempts,
             down_ms = lost_at.elapsed().as_millis() as u64,
             "bus subscription resubscribed; delivering a gap"
@@ -245,7 +273,7 @@ async fn forward(
 /// number of attempts) or `stop` fires (returning `None`).
 async fn reconnect(
     client: &redis::Client,
-    channel: &str,
+    channel: &Channels,
     stop: &CancellationToken,
 ) -> Option<(Connection, u32)> {
     let mut delay = RETRY_MIN;
@@ -256,7 +284,7 @@ async fn reconnect(
         match stop.run_until_cancelled(open(client, channel)).await? {
             Ok(connection) => return Some((connection, attempts)),
             Err(error) => {
-                tracing::debug!(%channel, attempts, %error, "bus resubscribe attempt failed");
+                tracing::debug!(channel = %channel[0], attempts, %error, "bus resubscribe attempt failed");
                 delay = (delay * 2).min(RETRY_MAX);
             }
         }
@@ -277,7 +305,8 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("cannot reach Redis at {url} (NATTER_TEST_REDIS_URL): {e}"));
         let channel = format!("natter-test-{}:bus:ping", std::process::id());
-        let mut connection = open(&client, &channel).await.unwrap();
+        let channels = vec![channel.clone(), format!("{channel}-all")];
+        let mut connection = open(&client, &channels).await.unwrap();
         timeout(KEEPALIVE_TIMEOUT, connection.sink.ping::<redis::Value>())
             .await
             .expect("ping timed out")

@@ -1,10 +1,11 @@
 use super::{RepoService, reply};
 use natter_proto::repo::{
     AddMembersRequest, Conversation, CreateGroupRequest, Empty, GetConversationRequest,
-    GetOrCreateDirectRequest, GetOrCreateDirectResponse, GroupChange, ListConversationsRequest,
-    ListConversationsResponse, ListMembersRequest, ListMembersResponse, ListUserGroupsRequest,
-    Member, MemberRef, RemoveMemberRequest, SetMemberRoleRequest, SetReadSeqRequest,
-    SetReadSeqResponse, UpdateConversationRequest, conversation_store_server::ConversationStore,
+    GetOrCreateDirectRequest, GetOrCreateDirectResponse, GroupChange, ListContactsRequest,
+    ListContactsResponse, ListConversationsRequest, ListConversationsResponse, ListMembersRequest,
+    ListMembersResponse, ListUserGroupsRequest, Member, MemberRef, RemoveMemberRequest,
+    SetMemberRoleRequest, SetReadSeqRequest, SetReadSeqResponse, UpdateConversationRequest,
+    conversation_store_server::ConversationStore,
 };
 use tonic::{Request, Response, Status};
 
@@ -115,4 +116,20 @@ impl ConversationStore for RepoService {
     ) -> Result<Response<ListConversationsResponse>, Status> {
         reply(self.store.list_user_groups(req.into_inner()).await)
     }
+
+    async fn list_contacts(
+        &self,
+        req: Request<ListContactsRequest>,
+    ) -> Result<Response<ListContactsResponse>, Status> {
+        let req = req.into_inner();
+        let limit = i64::from(req.limit.clamp(1, MAX_CONTACTS));
+        let found = self
+            .store
+            .list_contacts(&req.user_id, i64::from(req.max_group_members), limit)
+            .await;
+        reply(found.map(|user_ids| ListContactsResponse { user_ids }))
+    }
 }
+
+/// The most ids one `ListContacts` answers.
+const MAX_CONTACTS: i32 = 20_000;

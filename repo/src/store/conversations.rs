@@ -83,4 +83,13 @@ pub trait ConversationStore: Send + Sync + 'static {
         &self,
         req: ListUserGroupsRequest,
     ) -> Result<ListConversationsResponse, StoreError>;
+    /// Friends of `user_id` and members of its conversations not hidden from it, groups of
+    /// more than `max_group_members` left out; distinct, by id, at most `limit`, without
+    /// `user_id` itself.
+    async fn list_contacts(
+        &self,
+        user_id: &str,
+        max_group_members: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
 }

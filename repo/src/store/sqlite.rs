@@ -65,7 +65,11 @@ impl SqliteStore {
             // consistency; FULL would fsync every commit.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // The connection's worker thread hands rows over through a channel this deep and
+            // sleeps when it is full: at sqlx's 50, reading a room of 1,000 members (every
+            // append answers with them) cost twenty sleeps and wake-ups of that thread.
+            .row_buffer_size(1024);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory
             && let Some(dir) = options.get_filename().parent()

@@ -295,3 +295,53 @@ pub async fn users_are_found_by_exact_nickname(store: Arc<dyn Store>) {
         "{missing:?}"
     );
 }
+
+pub async fn contacts_are_friends_and_fellow_members_leaving_out_big_groups_and_hidden_chats(
+    store: Arc<dyn Store>,
+) {
+    let me = user(&*store, "me").await;
+    let friend = user(&*store, "friend").await;
+    let partner = user(&*store, "partner").await;
+    let hidden = user(&*store, "hidden").await;
+    let (small1, small2) = (user(&*store, "s1").await, user(&*store, "s2").await);
+    let mut big = Vec::new();
+    for i in 0..4 {
+        big.push(user(&*store, &format!("big{i}")).await);
+    }
+    let stranger = user(&*store, "stranger").await;
+    befriend(&*store, &me, &friend).await;
+    direct(&*store, &me, &partner).await;
+    let (chat, _) = direct(&*store, &me, &hidden).await;
+    store.set_hidden(&chat.conversation_id, &me).await.unwrap();
+    // The friend is also in the small group: listed once.
+    group(&*store, &small1, &[&me, &small2, &friend], 0).await;
+    let big_refs: Vec<&str> = big.iter().map(String::as_str).collect();
+    let mut in_big = big_refs.clone();
+    in_big.push(&me);
+    group(&*store, big_refs[0], &in_big[1..], 0).await;
+    // A group of `stranger` alone with others: not a contact.
+    group(&*store, &stranger, &[big_refs[0]], 0).await;
+
+    // The big group has 5 members: over a limit of 4, it is left out.
+    let mut expected = vec![
+        friend.clone(),
+        partner.clone(),
+        small1.clone(),
+        small2.clone(),
+    ];
+    expected.sort();
+    assert_eq!(store.list_contacts(&me, 4, 100).await.unwrap(), expected);
+    // At its size it counts.
+    let mut with_big = expected.clone();
+    with_big.extend(big.iter().cloned());
+    with_big.sort();
+    assert_eq!(store.list_contacts(&me, 5, 100).await.unwrap(), with_big);
+    // Bounded, in id order.
+    assert_eq!(store.list_contacts(&me, 5, 3).await.unwrap(), with_big[..3]);
+    // I hid our chat from myself only: `hidden` still hears of me.
+    assert_eq!(store.list_contacts(&hidden, 4, 100).await.unwrap(), [me]);
+    assert_eq!(
+        store.list_contacts(&stranger, 4, 100).await.unwrap(),
+        [big[0].clone()]
+    );
+}

@@ -347,6 +347,31 @@ macro_rules! impl_conversations {
                         total_unread: 0,
                     })
                 }
+
+                async fn list_contacts(
+                    &self,
+                    user_id: &str,
+                    max_group_members: i64,
+                    limit: i64,
+                ) -> Result<Vec<String>, StoreError> {
+                    // A group's size is counted in the index, not read out row by row.
+                    Ok(sqlx::query_scalar(
+                        "SELECT friend_id AS id FROM friendships WHERE user_id = $1 \
+                         UNION \
+                         SELECT o.user_id FROM members m \
+                         JOIN conversations c ON c.id = m.conversation_id \
+                         JOIN members o ON o.conversation_id = m.conversation_id \
+                         WHERE m.user_id = $1 AND m.hidden = FALSE AND o.user_id <> $1 \
+                           AND (c.kind = 'direct' OR (SELECT COUNT(*) FROM members n \
+                                WHERE n.conversation_id = c.id) <= $2) \
+                         ORDER BY id LIMIT $3",
+                    )
+                    .bind(user_id)
+                    .bind(max_group_members)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
             }
         }
     };
