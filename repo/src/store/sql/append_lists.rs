@@ -65,12 +65,12 @@ pub(crate) async fn membership(
 
 /// Moves each conversation's `last_seq` by its count of new messages (and
 /// `updated_at` forward, never backward) in one statement; the new `last_seq` of
-/// each. On PostgreSQL this takes the rows' locks, held until commit.
+/// each.
 pub(crate) async fn bump(
     conn: &mut SqliteConnection,
     plan: &Plan,
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
-    // VALUES columns are named column1, column2, ... on both backends.
+    // VALUES columns are named column1, column2, ...
     let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
         "UPDATE conversations SET last_seq = last_seq + v.column2, \
          updated_at = CASE WHEN updated_at > v.column3 THEN updated_at \
