@@ -66,6 +66,7 @@ fn request(conversation_id: &str, sender_id: &str, retry_key: bool) -> AppendMes
         metadata_json: String::new(),
         client_msg_id: retry_key.then(|| uuid::Uuid::new_v4().to_string()),
         created_at: 0,
+        direct_requires_friendship: false,
     }
 }
 

@@ -12,6 +12,8 @@
 mod accounts;
 #[path = "store_contract/conversations.rs"]
 mod conversations;
+#[path = "store_contract/direct_policy.rs"]
+mod direct_policy;
 #[path = "store_contract/friends.rs"]
 mod friends;
 #[path = "store_contract/group_commit.rs"]
@@ -75,6 +77,7 @@ pub async fn send(
             metadata_json: r#"{"k":"v"}"#.into(),
             client_msg_id: client_msg_id.map(str::to_owned),
             created_at: T0 + at,
+            direct_requires_friendship: false,
         })
         .await
 }
@@ -171,6 +174,7 @@ contract_tests! {
         group_commit::concurrent_copies_of_one_client_msg_id_store_one_message_and_take_one_seq,
         group_commit::refused_appends_among_concurrent_ones_leave_the_others_stored,
         group_commit::a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still_are,
+        direct_policy::direct_chats_refuse_across_a_block_and_between_non_friends_when_asked,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,
         friends::a_request_is_pending_once_per_direction_and_a_crossing_one_accepts_it,

@@ -75,8 +75,8 @@ impl MessageService for crate::Logic {
             return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
         }
         let metadata_json = check_metadata(&req.metadata)?;
-        // Blocks (and, when configured, friendship) gate direct chats.
-        self.check_direct_send(&conversation_id, me.id).await?;
+        // Blocks (and, when configured, friendship) gate direct chats: the repo checks them
+        // in the append's own transaction (see `append_refusal`).
         let append = AppendMessageRequest {
             message_id: convert::new_id(),
             conversation_id,
@@ -86,6 +86,7 @@ impl MessageService for crate::Logic {
             metadata_json,
             client_msg_id: req.client_msg_id,
             created_at: now_ms(),
+            direct_requires_friendship: self.inner.config.direct_requires_friendship,
         };
         // Taken before storing, released once published: this instance publishes in seq order.
         let mut ticket = self.inner.sequencer.ticket(&append.conversation_id);
@@ -96,14 +97,7 @@ impl MessageService for crate::Logic {
             .clone()
             .append_message(append)
             .await
-            .map_err(|s| match s.code() {
-                Code::NotFound => LogicError::NotFound("conversation not found"),
-                Code::FailedPrecondition if s.message() == "not a member" => {
-                    LogicError::PermissionDenied("not a member of this conversation")
-                }
-                Code::FailedPrecondition => LogicError::FailedPrecondition(s.message().to_owned()),
-                _ => LogicError::upstream(s),
-            })?
+            .map_err(append_refusal)?
             .into_inner();
         let message = convert::message(stored.message.unwrap_or_default());
         if !stored.duplicate {
@@ -367,6 +361,25 @@ impl crate::Logic {
             .await
             .map_err(not_found_as("conversation not found"))?
             .into_inner())
+    }
+}
+
+/// What the client sees of a refused append. A stored client_msg_id answers before any of
+/// these; then an unknown conversation, a sender outside it, and in a direct chat a block
+/// either way (PERMISSION_DENIED "blocked", as when opening one) or, when friendship is
+/// required, not being friends (FAILED_PRECONDITION "you are not friends").
+fn append_refusal(s: Status) -> LogicError {
+    match (s.code(), s.message()) {
+        (Code::NotFound, _) => LogicError::NotFound("conversation not found"),
+        (Code::FailedPrecondition, "not a member") => {
+            LogicError::PermissionDenied("not a member of this conversation")
+        }
+        (Code::FailedPrecondition, "blocked") => LogicError::PermissionDenied("blocked"),
+        (Code::FailedPrecondition, "not friends") => {
+            LogicError::FailedPrecondition("you are not friends".into())
+        }
+        (Code::FailedPrecondition, message) => LogicError::FailedPrecondition(message.to_owned()),
+        _ => LogicError::upstream(s),
     }
 }
 

@@ -95,4 +95,4 @@ impl PgStore {
 }
 
 super::sql::impl_store!(PgStore, sqlx::Postgres);
-super::sql::append::impl_append!(PgPools, PgStore, sqlx::Postgres);
+super::sql::append::impl_append!(PgPools, PgStore, append_arrays);

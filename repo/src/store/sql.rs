@@ -21,6 +21,8 @@ mod rows;
 
 pub(crate) mod accounts;
 pub(crate) mod append;
+pub(crate) mod append_arrays;
+pub(crate) mod append_lists;
 pub(crate) mod append_plan;
 pub(crate) mod conversations;
 pub(crate) mod friends;
@@ -35,13 +37,12 @@ pub(crate) use rows::{
 /// Rows per `IN (...)` / multi-row `VALUES` statement: far below both backends' bind limits.
 pub(crate) const CHUNK: usize = 500;
 
-/// Expands `impl Store for $store` on the sqlx database `$db`. `$store` must have
-/// `fn writer(&self) -> &sqlx::Pool<$db>`, `fn reader(&self) -> &sqlx::Pool<$db>` and
-/// `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>`./// Expands every store trait for `$store` on the sqlx database `$db`. `$store` must have
+/// Expands every store trait for `$store` on the sqlx database `$db`. `$store` must have
 /// `fn writer(&self) -> &sqlx::Pool<$db>`, `fn reader(&self) -> &sqlx::Pool<$db>`,
 /// `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>` and
 /// `fn appends(&self) -> &AppendQueue` (message appends go through it; its writers store them
-/// with `append::impl_append!`).
+/// with `append::impl_append!`, whose batch statements are per backend: `append_arrays`,
+/// `append_lists`).
 /// Each domain's SQL lives in its own file under `sql/`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {

@@ -132,4 +132,4 @@ impl SqliteStore {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
-super::sql::append::impl_append!(SqlitePools, SqliteStore, sqlx::Sqlite);
+super::sql::append::impl_append!(SqlitePools, SqliteStore, append_lists);

@@ -16,7 +16,7 @@ async fn request(store: &dyn Store, from: &str, to: &str) -> Result<FriendReques
         .await
 }
 
-async fn befriend(store: &dyn Store, a: &str, b: &str) {
+pub async fn befriend(store: &dyn Store, a: &str, b: &str) {
     let r = request(store, a, b).await.unwrap();
     store
         .set_friend_request_status(&r.request_id, "accepted", T0 + 1)

@@ -282,6 +282,7 @@ pub async fn a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still
                 metadata_json: String::new(),
                 client_msg_id: None,
                 created_at: T0 + i,
+                direct_requires_friendship: false,
             };
             tokio::spawn(async move { store.append_message(req).await })
         })

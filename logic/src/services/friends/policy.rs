@@ -6,7 +6,7 @@ use natter_proto::{
     bus::Push,
     json,
     logic::{FriendRequest, FriendRequestStatus},
-    repo::{self, DirectRelationRequest, Relation, UserPair},
+    repo::{self, Relation, UserPair},
 };
 
 /// A repo request row in the public shape.
@@ -28,6 +28,7 @@ pub(super) fn request(r: repo::FriendRequest) -> FriendRequest {
 impl crate::Logic {
     /// Opening a direct chat with `other`: refused across a block (PERMISSION_DENIED), and
     /// between non-friends when the configuration asks for friendship (FAILED_PRECONDITION).
+    /// Sending into one applies the same rule inside the repo's append (`messages.rs`).
     pub(crate) async fn check_direct_pair(&self, me: &str, other: &str) -> Result<(), LogicError> {
         let relation = self
             .inner
@@ -42,32 +43,6 @@ impl crate::Logic {
             .map_err(LogicError::upstream)?
             .into_inner();
         self.allow_direct(&relation)
-    }
-
-    /// Sending into `conversation_id`: when it is a direct chat of `me`, the same rule as
-    /// [`Self::check_direct_pair`]. Groups (and conversations `me` is not in, which the append
-    /// refuses by itself) pass.
-    pub(crate) async fn check_direct_send(
-        &self,
-        conversation_id: &str,
-        me: &str,
-    ) -> Result<(), LogicError> {
-        let found = self
-            .inner
-            .repo
-            .friends
-            .clone()
-            .get_direct_relation(DirectRelationRequest {
-                conversation_id: conversation_id.to_owned(),
-                user_id: me.to_owned(),
-            })
-            .await
-            .map_err(LogicError::upstream)?
-            .into_inner();
-        if !found.direct {
-            return Ok(());
-        }
-        self.allow_direct(&found.relation.unwrap_or_default())
     }
 
     fn allow_direct(&self, relation: &Relation) -> Result<(), LogicError> {

@@ -2,11 +2,12 @@
 //! [`crate::store::append_batch`]), and a lone append in a transaction of its own.
 //!
 //! A batch costs a fixed number of statements whatever its size: read the client_msg_ids
-//! already stored, read which conversations exist and which senders are in them, bump every
-//! conversation's `last_seq` by its count in one `UPDATE ... FROM (VALUES ...)`, insert every
-//! message in one multi-row `INSERT`, unhide, read the member ids, commit. What each message
-//! gets is decided in memory by [`super::append_plan::Plan`], so a refused message never
-//! aborts the transaction of the others.
+//! already stored, read which conversations exist and which senders are in them (and, in
+//! direct conversations, blocks and friendship between the two members), bump every
+//! conversation's `last_seq` by its count in one `UPDATE`, insert every message in one
+//! `INSERT`, unhide, read the member ids, commit. What each message gets is decided in memory
+//! by [`super::append_plan::Plan`], so a refused message never aborts the transaction of the
+//! others.
 //!
 //! If the batch's transaction fails before its commit (a database error, or a concurrent
 //! transaction outside this queue storing one of its client_msg_ids first), it is rolled back
@@ -14,8 +15,66 @@
 //! each caller still gets exactly its own answer. A failed COMMIT is reported to every caller
 //! of the batch instead: retrying could store twice the messages without a client_msg_id.
 //!
-//! The batch statements vary in length with the batch, so they are not kept in sqlx's
-//! statement cache (`persistent(false)`): they would only evict the fixed statements.
+//! The batch statements are the one place the backends differ
+//! ([`super::append_arrays`] on PostgreSQL, [`super::append_lists`] on SQLite): on PostgreSQL
+//! each takes the batch as arrays (`= ANY($1)`, `UNNEST`), so its text is fixed and it is
+//! prepared once per connection; SQLite has no arrays, so there the text grows with the batch
+//! (`IN (...)` lists, multi-row `VALUES`) and is prepared each time, which is local and cheap.
+//! Both modules offer the same functions.
+
+use natter_proto::repo::AppendMessageRequest;
+use std::collections::HashSet;
+
+/// The membership read (rows: `append_plan::MemberRow`) up to the condition on the senders:
+/// each conversation that exists, each of the senders in it, and in a direct conversation the
+/// other member (any member but the sender, as `direct_relation` finds it) with a block
+/// either way and the friendship, as `blocked_on` and `friends_on` read them. SQLite has no
+/// `LATERAL`, hence the derived table. [`membership_sql!`] completes it; SQLite's list form
+/// completes it by hand.
+macro_rules! membership_head {
+    () => {
+        "SELECT s.id, s.user_id, s.other, \
+         EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
+           OR (b.user_id = s.other AND b.blocked_id = s.user_id)), \
+         EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other) \
+         FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
+           (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
+            AND o.user_id <> m.user_id LIMIT 1) END AS other \
+         FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id "
+    };
+}
+pub(crate) use membership_head;
+
+/// The membership read with `$senders` the condition on the member's id and
+/// `$conversations` the one on the conversation's (`"= $2"`, `"= ANY($1::text[])"`, ...).
+macro_rules! membership_sql {
+    ($senders:literal, $conversations:literal) => {
+        concat!(
+            $crate::store::sql::append::membership_head!(),
+            $senders,
+            " WHERE c.id ",
+            $conversations,
+            ") AS s"
+        )
+    };
+}
+pub(crate) use membership_sql;
+
+/// The batch's distinct (sender_id, client_msg_id) pairs, for the stored-message read.
+pub(crate) fn retry_keys(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
+    let mut seen = HashSet::new();
+    batch
+        .iter()
+        .filter_map(|r| Some((r.sender_id.as_str(), super::append_plan::client_msg_id(r)?)))
+        .filter(|k| seen.insert(*k))
+        .collect()
+}
+
+/// Values in first-seen order without repeats.
+pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
 
 /// Why a batch's transaction was given up before its commit.
 #[derive(Debug, thiserror::Error)]
@@ -31,21 +90,20 @@ pub(crate) enum BatchError {
 }
 
 /// Expands `BatchAppender` for `$pools` (which has `writer()` and `begin_write()`, like the
-/// store), storing batches with the SQL above; `$store` provides the shared helper queries.
+/// store), storing batches with the statements of `sql::$statements` (`append_arrays` or
+/// `append_lists`); `$store` provides the shared helper queries.
 macro_rules! impl_append {
-    ($pools:ty, $store:ty, $db:ty) => {
+    ($pools:ty, $store:ty, $statements:ident) => {
         mod append_impl {
             use super::*;
             use $crate::store::StoreError;
             use $crate::store::append_batch::{Answer, BatchAppender};
             use $crate::store::sql as shared;
-            use $crate::store::sql::append::BatchError;
-            use $crate::store::sql::append_plan::{Facts, Plan, client_msg_id, metadata};
+            use $crate::store::sql::$statements as statements;
+            use $crate::store::sql::append::{BatchError, membership_sql};
+            use $crate::store::sql::append_plan::{Facts, MemberRow, Plan, client_msg_id, metadata};
             use $crate::store::sql::msg_cols;
-            use natter_proto::repo::{AppendMessageRequest, AppendMessageResponse, Message};
-            use std::collections::{HashMap, HashSet};
-
-            type Tx = sqlx::Transaction<'static, $db>;
+            use natter_proto::repo::{AppendMessageRequest, AppendMessageResponse};
 
             impl BatchAppender for $pools {
                 async fn append_batch(&self, batch: Vec<AppendMessageRequest>) -> Vec<Answer> {
@@ -81,21 +139,22 @@ macro_rules! impl_append {
                 ) -> Result<Vec<Answer>, BatchError> {
                     let mut tx = self.begin_write().await?;
                     let facts = Facts {
-                        stored: stored_messages(&mut tx, batch).await?,
-                        ..membership(&mut tx, batch).await?
+                        stored: statements::stored_messages(&mut tx, batch).await?,
+                        ..statements::membership(&mut tx, batch).await?
                     };
                     let plan = Plan::new(batch, facts);
                     let mut inserted = Vec::new();
                     if plan.new_count() > 0 {
-                        let last_seqs = bump(&mut tx, &plan).await?;
+                        let last_seqs = statements::bump(&mut tx, &plan).await?;
                         inserted = plan
                             .new_messages(batch, &last_seqs)
                             .ok_or(BatchError::MissingConversation)?;
-                        insert(&mut tx, &inserted).await?;
+                        statements::insert(&mut tx, &inserted).await?;
                         let bumped: Vec<&str> = plan.bumps().map(|(id, _)| id).collect();
-                        unhide(&mut tx, &bumped).await?;
+                        statements::unhide(&mut tx, &bumped).await?;
                     }
-                    let members = member_ids(&mut tx, &plan.answered_conversations(batch)).await?;
+                    let answered = plan.answered_conversations(batch);
+                    let members = statements::member_ids(&mut tx, &answered).await?;
                     if let Err(err) = tx.commit().await {
                         let err = std::sync::Arc::new(err);
                         return Ok(batch
@@ -121,20 +180,15 @@ macro_rules! impl_append {
                                 .await;
                         }
                     }
-                    // (2) The conversation exists and the sender is in it.
-                    let membership: Option<Option<String>> = sqlx::query_scalar(
-                        "SELECT v.user_id FROM conversations c \
-                         LEFT JOIN members v ON v.conversation_id = c.id AND v.user_id = $2 \
-                         WHERE c.id = $1",
-                    )
+                    // (2) The conversation exists and the sender is in it; in a direct one,
+                    // no block between the two members (and friendship, if asked for).
+                    let rows: Vec<MemberRow> = sqlx::query_as(membership_sql!("= $2", "= $1"))
                     .bind(&req.conversation_id)
                     .bind(&req.sender_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await?;
-                    match membership {
-                        None => return Err(StoreError::NotFound("conversation")),
-                        Some(None) => return Err(StoreError::NotMember),
-                        Some(Some(_)) => {}
+                    if let Some(refused) = Facts::from_members(rows).refusal(&req) {
+                        return Err(refused);
                     }
                     // (3) Take the next seq. On PostgreSQL the row lock this takes serializes the
                     // senders of one conversation until commit; on SQLite the single writer does.
@@ -198,177 +252,6 @@ macro_rules! impl_append {
                         member_ids,
                     })
                 }
-            }
-
-            /// The messages stored before this batch under its (sender, client_msg_id) pairs.
-            async fn stored_messages(
-                tx: &mut Tx,
-                batch: &[AppendMessageRequest],
-            ) -> Result<Vec<Message>, sqlx::Error> {
-                let keyed: Vec<&AppendMessageRequest> =
-                    batch.iter().filter(|r| client_msg_id(r).is_some()).collect();
-                if keyed.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // A join on the pairs: one index probe each (IN lists on both columns would
-                // probe every sender with every id).
-                let mut seen = HashSet::new();
-                let keys: Vec<(&str, &str)> = keyed
-                    .iter()
-                    .filter_map(|r| Some((r.sender_id.as_str(), client_msg_id(r)?)))
-                    .filter(|k| seen.insert(*k))
-                    .collect();
-                let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
-                    "SELECT ",
-                    msg_cols!(),
-                    " FROM messages JOIN ("
-                ));
-                qb.push_values(keys, |mut row, (sender, cmid)| {
-                    row.push_bind(sender).push_bind(cmid);
-                });
-                qb.push(
-                    ") AS k ON messages.sender_id = k.column1 AND messages.client_msg_id = k.column2",
-                );
-                let rows: Vec<shared::MessageRow> = qb
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                Ok(rows.into_iter().map(shared::MessageRow::into_proto).collect())
-            }
-
-            /// Which of the batch's conversations exist, and which of its senders are members
-            /// of which (one row per conversation and member sender, or a NULL member).
-            async fn membership(
-                tx: &mut Tx,
-                batch: &[AppendMessageRequest],
-            ) -> Result<Facts, sqlx::Error> {
-                let conversations = distinct(batch.iter().map(|r| r.conversation_id.as_str()));
-                let senders = distinct(batch.iter().map(|r| r.sender_id.as_str()));
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT c.id, m.user_id FROM conversations c \
-                     LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id IN (",
-                );
-                push_list(&mut qb, &senders);
-                qb.push(") WHERE c.id IN (");
-                push_list(&mut qb, &conversations);
-                qb.push(")");
-                let rows: Vec<(String, Option<String>)> = qb
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                let mut facts = Facts::default();
-                for (conversation, member) in rows {
-                    if let Some(member) = member {
-                        facts.members.insert((conversation.clone(), member));
-                    }
-                    facts.conversations.insert(conversation);
-                }
-                Ok(facts)
-            }
-
-            /// Moves each conversation's `last_seq` by its count of new messages (and
-            /// `updated_at` forward, never backward) in one statement; the new `last_seq` of
-            /// each. On PostgreSQL this takes the rows' locks, held until commit.
-            async fn bump(tx: &mut Tx, plan: &Plan) -> Result<HashMap<String, i64>, sqlx::Error> {
-                // VALUES columns are named column1, column2, ... on both backends.
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "UPDATE conversations SET last_seq = last_seq + v.column2, \
-                     updated_at = CASE WHEN updated_at > v.column3 THEN updated_at \
-                     ELSE v.column3 END FROM (",
-                );
-                qb.push_values(plan.bumps(), |mut row, (id, bump)| {
-                    row.push_bind(id.to_owned())
-                        .push_bind(bump.count)
-                        .push_bind(bump.latest);
-                });
-                qb.push(") AS v WHERE conversations.id = v.column1 RETURNING id, last_seq");
-                let rows: Vec<(String, i64)> = qb
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                Ok(rows.into_iter().collect())
-            }
-
-            /// Inserts the planned messages. A (sender, client_msg_id) stored meanwhile by a
-            /// transaction outside the queue is skipped by the conflict clause and shows as a
-            /// short count: `Raced`.
-            async fn insert(tx: &mut Tx, messages: &[Message]) -> Result<(), BatchError> {
-                for chunk in messages.chunks(shared::CHUNK) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO messages (conversation_id, seq, id, sender_id, kind, \
-                         content, metadata, client_msg_id, created_at) ",
-                    );
-                    qb.push_values(chunk, |mut row, m| {
-                        row.push_bind(&m.conversation_id)
-                            .push_bind(m.seq)
-                            .push_bind(&m.message_id)
-                            .push_bind(&m.sender_id)
-                            .push_bind(&m.kind)
-                            .push_bind(&m.content)
-                            .push_bind(&m.metadata_json)
-                            .push_bind(m.client_msg_id.as_deref())
-                            .push_bind(m.created_at);
-                    });
-                    qb.push(" ON CONFLICT (sender_id, client_msg_id) DO NOTHING");
-                    let done = qb.build().persistent(false).execute(&mut **tx).await?;
-                    if done.rows_affected() != chunk.len() as u64 {
-                        return Err(BatchError::Raced);
-                    }
-                }
-                Ok(())
-            }
-
-            /// A conversation a member hid comes back with the next message.
-            async fn unhide(tx: &mut Tx, conversations: &[&str]) -> Result<(), sqlx::Error> {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "UPDATE members SET hidden = FALSE WHERE hidden = TRUE AND conversation_id IN (",
-                );
-                push_list(&mut qb, conversations);
-                qb.push(")");
-                qb.build().persistent(false).execute(&mut **tx).await?;
-                Ok(())
-            }
-
-            /// Every member of each conversation, in user id order.
-            async fn member_ids(
-                tx: &mut Tx,
-                conversations: &[&str],
-            ) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
-                let mut members: HashMap<String, Vec<String>> = HashMap::new();
-                if conversations.is_empty() {
-                    return Ok(members);
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT conversation_id, user_id FROM members WHERE conversation_id IN (",
-                );
-                push_list(&mut qb, conversations);
-                qb.push(") ORDER BY conversation_id, user_id");
-                let rows: Vec<(String, String)> = qb
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                for (conversation, user) in rows {
-                    members.entry(conversation).or_default().push(user);
-                }
-                Ok(members)
-            }
-
-            /// `$1, $2, ...` binding each value.
-            fn push_list(qb: &mut sqlx::QueryBuilder<$db>, values: &[&str]) {
-                let mut list = qb.separated(", ");
-                for value in values {
-                    list.push_bind(*value);
-                }
-            }
-
-            /// Values in first-seen order without repeats.
-            fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-                let mut seen = HashSet::new();
-                values.filter(|v| seen.insert(*v)).collect()
             }
         }
     };

@@ -1,7 +1,8 @@
 //! What a group commit does with each message of a batch, decided in memory.
 //!
 //! The batch's transaction first reads everything the per-message rules depend on (the
-//! client_msg_ids already stored, which conversations exist, which senders are members); a
+//! client_msg_ids already stored, which conversations exist, which senders are members, and in
+//! direct conversations how the two members stand: blocks and friendship); a
 //! [`Plan`] then walks the messages in arrival order and applies exactly the rules a lone
 //! `append_message` applies, so each caller gets the answer it would have got had the messages
 //! been stored one after another in that order. Nothing in here touches the database, so a
@@ -9,18 +10,89 @@
 
 use crate::store::StoreError;
 use natter_proto::repo::{AppendMessageRequest, AppendMessageResponse, Message};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// What the transaction read before planning.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
     /// Messages stored before this batch, found by (sender_id, client_msg_id).
     pub(crate) stored: Vec<Message>,
-    /// Which of the batch's conversations exist.
-    pub(crate) conversations: HashSet<String>,
-    /// (conversation_id, user_id) for the batch's senders that are members.
-    pub(crate) members: HashSet<(String, String)>,
+    /// The batch's conversations that exist, by id.
+    pub(crate) conversations: HashMap<String, Conversation>,
 }
+
+/// One conversation of the batch, as the membership read found it.
+#[derive(Debug, Default)]
+pub(crate) struct Conversation {
+    /// The batch's senders that are members.
+    pub(crate) members: HashMap<String, Standing>,
+}
+
+/// How a member stands toward the other member of a direct conversation (`Default` in a
+/// group, and in a direct chat with oneself).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// The other member of the direct conversation, if it has one.
+    pub(crate) other: Option<String>,
+    /// Either of the two blocked the other.
+    pub(crate) blocked: bool,
+    pub(crate) friends: bool,
+}
+
+/// One row of the membership read: a conversation of the batch that exists, and one of the
+/// batch's senders in it (`None` if none is), with the member's [`Standing`] in a direct
+/// conversation: the other member, a block either way, friendship.
+pub(crate) type MemberRow = (String, Option<String>, Option<String>, bool, bool);
+
+impl Facts {
+    /// Facts from the membership read's rows (`stored` left empty).
+    pub(crate) fn from_members(rows: Vec<MemberRow>) -> Self {
+        let mut conversations: HashMap<String, Conversation> = HashMap::new();
+        for (id, member, other, blocked, friends) in rows {
+            let conversation = conversations.entry(id).or_default();
+            if let Some(member) = member {
+                let standing = Standing {
+                    other,
+                    blocked,
+                    friends,
+                };
+                conversation.members.insert(member, standing);
+            }
+        }
+        Self {
+            stored: Vec::new(),
+            conversations,
+        }
+    }
+
+    /// Why `req` may not go into its conversation, if it may not: an unknown conversation is
+    /// `NotFound`, a sender outside it `NotMember`; in a direct conversation with another
+    /// member, a block either way is `FailedPrecondition("blocked")` and, when the request
+    /// asks for friendship, not being friends `FailedPrecondition("not friends")`. (The rule
+    /// logic applied through `GetDirectRelation` before each send.)
+    pub(crate) fn refusal(&self, req: &AppendMessageRequest) -> Option<StoreError> {
+        let Some(conversation) = self.conversations.get(&req.conversation_id) else {
+            return Some(StoreError::NotFound("conversation"));
+        };
+        let Some(me) = conversation.members.get(&req.sender_id) else {
+            return Some(StoreError::NotMember);
+        };
+        // Not in a group, nor in a direct chat with oneself: nobody to be blocked by there.
+        let with_another = me.other.is_some();
+        if with_another && me.blocked {
+            return Some(StoreError::FailedPrecondition(BLOCKED.into()));
+        }
+        if with_another && req.direct_requires_friendship && !me.friends {
+            return Some(StoreError::FailedPrecondition(NOT_FRIENDS.into()));
+        }
+        None
+    }
+}
+
+/// The refusal of a message across a block in a direct conversation.
+pub(crate) const BLOCKED: &str = "blocked";
+/// The refusal of a message between non-friends when friendship is required.
+pub(crate) const NOT_FRIENDS: &str = "not friends";
 
 /// The fate of one message of the batch.
 #[derive(Debug)]
@@ -69,11 +141,10 @@ pub(crate) fn metadata(req: &AppendMessageRequest) -> &str {
 impl Plan {
     /// Applies the rules of `append_message` to each message in order: a stored
     /// client_msg_id answers as a duplicate (or `FailedPrecondition` if it was used in another
-    /// conversation), then an unknown conversation is `NotFound`, a sender outside it
-    /// `NotMember`; anything else is new.
-    pub(crate) fn new(batch: &[AppendMessageRequest], facts: Facts) -> Self {
-        let stored: HashMap<(String, String), Message> = facts
-            .stored
+    /// conversation), then [`Facts::refusal`] (unknown conversation, sender outside it, a block
+    /// or a missing friendship in a direct chat); anything else is new.
+    pub(crate) fn new(batch: &[AppendMessageRequest], mut facts: Facts) -> Self {
+        let stored: HashMap<(String, String), Message> = std::mem::take(&mut facts.stored)
             .into_iter()
             .filter_map(|m| Some(((m.sender_id.clone(), m.client_msg_id.clone()?), m)))
             .collect();
@@ -97,13 +168,8 @@ impl Plan {
                 } else {
                     Outcome::Refused(used_elsewhere())
                 }
-            } else if !facts.conversations.contains(conversation) {
-                Outcome::Refused(StoreError::NotFound("conversation"))
-            } else if !facts
-                .members
-                .contains(&(conversation.to_owned(), req.sender_id.clone()))
-            {
-                Outcome::Refused(StoreError::NotMember)
+            } else if let Some(refused) = facts.refusal(req) {
+                Outcome::Refused(refused)
             } else {
                 if let Some(key) = key {
                     accepted.insert(key, i);
@@ -256,18 +322,22 @@ mod tests {
             metadata_json: String::new(),
             client_msg_id: cmid.map(str::to_owned),
             created_at: at,
+            direct_requires_friendship: false,
         }
     }
 
+    /// Group conversations `convs` with the given member senders.
     fn facts(convs: &[&str], members: &[(&str, &str)]) -> Facts {
-        Facts {
-            stored: Vec::new(),
-            conversations: convs.iter().map(|c| c.to_string()).collect(),
-            members: members
+        let mut rows: Vec<MemberRow> = convs
+            .iter()
+            .map(|c| (c.to_string(), None, None, false, false))
+            .collect();
+        rows.extend(
+            members
                 .iter()
-                .map(|(c, u)| (c.to_string(), u.to_string()))
-                .collect(),
-        }
+                .map(|(c, u)| (c.to_string(), Some(u.to_string()), None, false, false)),
+        );
+        Facts::from_members(rows)
     }
 
     fn run(
@@ -398,6 +468,67 @@ mod tests {
             (Some(&stored), true)
         );
         assert!(matches!(answers[1], Err(StoreError::FailedPrecondition(_))));
+    }
+
+    #[test]
+    fn direct_chats_refuse_across_a_block_and_between_non_friends_when_asked() {
+        // d1: a and b, a block; d2: c and a, friends; d3: a and b, no relation; me: a alone.
+        let row = |conv: &str, me: &str, other: Option<&str>, blocked, friends| -> MemberRow {
+            let other = other.map(str::to_owned);
+            (conv.into(), Some(me.into()), other, blocked, friends)
+        };
+        let rows = vec![
+            row("d1", "a", Some("b"), true, false),
+            row("d1", "b", Some("a"), true, false),
+            row("d2", "c", Some("a"), false, true),
+            row("d3", "b", Some("a"), false, false),
+            row("me", "a", None, false, false),
+        ];
+        let strict = |conv: &str, sender: &str| {
+            let mut r = req(conv, sender, None, 1);
+            r.direct_requires_friendship = true;
+            r
+        };
+        let batch = [
+            req("d1", "a", None, 1),
+            req("d1", "b", None, 1),
+            strict("d2", "c"),
+            req("d3", "b", None, 1),
+            strict("d3", "b"),
+            strict("me", "a"),
+        ];
+        let answers = run(
+            &batch,
+            Facts::from_members(rows),
+            &[("d2", 1), ("d3", 1), ("me", 1)],
+        );
+        let refused = |i: usize| match &answers[i] {
+            Err(StoreError::FailedPrecondition(m)) => m.clone(),
+            other => panic!("{i}: {other:?}"),
+        };
+        assert_eq!(refused(0), BLOCKED, "the blocker");
+        assert_eq!(refused(1), BLOCKED, "the blocked");
+        assert_eq!(seq(&answers[2]), (1, false), "friends");
+        assert_eq!(seq(&answers[3]), (1, false), "friendship not asked for");
+        assert_eq!(refused(4), NOT_FRIENDS);
+        assert_eq!(seq(&answers[5]), (1, false), "a chat with oneself");
+    }
+
+    #[test]
+    fn a_stored_client_msg_id_answers_before_a_block_is_checked() {
+        let stored = message(&req("d1", "a", Some("x"), 1), 4);
+        let rows: Vec<MemberRow> =
+            vec![("d1".into(), Some("a".into()), Some("b".into()), true, false)];
+        let mut f = Facts::from_members(rows);
+        f.stored.push(stored.clone());
+        let batch = [req("d1", "a", Some("x"), 9), req("d1", "a", Some("y"), 9)];
+        let answers = run(&batch, f, &[]);
+        assert_eq!(answers[0].as_ref().unwrap().message, Some(stored));
+        assert!(
+            matches!(&answers[1], Err(StoreError::FailedPrecondition(m)) if m == BLOCKED),
+            "{:?}",
+            answers[1]
+        );
     }
 
     #[test]
