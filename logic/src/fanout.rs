@@ -105,28 +105,41 @@ impl Fanout {
 
     /// Step two: one bus message per node of `route` (or one for all), within `timeout`.
     pub async fn deliver(&self, route: Route, event: Event, timeout: Duration) {
-        let by_node = match route {
-            Route::Nodes(by_node) => by_node,
-            Route::All(user_ids) => return self.deliver_all(user_ids, event, timeout).await,
+        let empty = match &route {
+            Route::Nodes(by_node) => by_node.is_empty(),
+            Route::All(user_ids) => user_ids.is_empty(),
         };
-        if by_node.is_empty() || !self.breaker.allows() {
+        if empty || !self.breaker.allows() {
             return;
         }
-        tracing::debug!(nodes = by_node.len(), "fan-out");
         let work = async {
             let mut delivered = true;
-            for (node, user_ids) in by_node {
-                let envelope = Envelope {
-                    user_ids,
-                    event: Some(event.clone()),
-                };
-                if let Err(err) = self
-                    .bus
-                    .publish(&node, envelope.encode_to_vec().into())
-                    .await
-                {
-                    tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
-                    delivered = false;
+            match route {
+                Route::All(user_ids) => {
+                    tracing::debug!(recipients = user_ids.len(), "fan-out to every node");
+                    let envelope = Envelope {
+                        user_ids,
+                        event: Some(event),
+                    };
+                    let published = self.bus.publish_all(envelope.encode_to_vec().into());
+                    if let Err(err) = published.await {
+                        tracing::warn!(%err, "bus publish failed; recipients will resync");
+                        delivered = false;
+                    }
+                }
+                Route::Nodes(by_node) => {
+                    tracing::debug!(nodes = by_node.len(), "fan-out");
+                    for (node, user_ids) in by_node {
+                        let envelope = Envelope {
+                            user_ids,
+                            event: Some(event.clone()),
+                        };
+                        let published = self.bus.publish(&node, envelope.encode_to_vec().into());
+                        if let Err(err) = published.await {
+                            tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
+                            delivered = false;
+                        }
+                    }
                 }
             }
             delivered
@@ -134,29 +147,6 @@ impl Fanout {
         match tokio::time::timeout(timeout, work).await {
             Ok(true) => self.breaker.succeeded(),
             Ok(false) => self.breaker.failed(),
-            Err(_) => {
-                tracing::warn!("fan-out timed out; recipients will resync");
-                self.breaker.failed();
-            }
-        }
-    }
-
-    async fn deliver_all(&self, user_ids: Vec<String>, event: Event, timeout: Duration) {
-        if !self.breaker.allows() {
-            return;
-        }
-        tracing::debug!(recipients = user_ids.len(), "fan-out to every node");
-        let envelope = Envelope {
-            user_ids,
-            event: Some(event),
-        };
-        let publish = self.bus.publish_all(envelope.encode_to_vec().into());
-        match tokio::time::timeout(timeout, publish).await {
-            Ok(Ok(())) => self.breaker.succeeded(),
-            Ok(Err(err)) => {
-                tracing::warn!(%err, "bus publish to every node failed; recipients will resync");
-                self.breaker.failed();
-            }
             Err(_) => {
                 tracing::warn!("fan-out timed out; recipients will resync");
                 self.breaker.failed();
