@@ -69,8 +69,11 @@ pub(crate) fn status(err: StoreError) -> Status {
         StoreError::AlreadyExists(field) => Status::already_exists(field),
         StoreError::NotMember => Status::failed_precondition("not a member"),
         StoreError::FailedPrecondition(msg) => Status::failed_precondition(msg),
-        // Shutting down: another repo node (or this one, restarted) can take the call.
-        StoreError::Closed => Status::unavailable("storage closing"),
+        // Shutting down: another repo node (or this one, restarted) can take the call. A query
+        // that meets the pool already closed is the same moment seen from a read.
+        StoreError::Closed | StoreError::Database(sqlx::Error::PoolClosed) => {
+            Status::unavailable("storage closing")
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             Status::internal("storage failure")
@@ -86,6 +89,16 @@ pub(crate) fn reply<T>(result: Result<T, StoreError>) -> Result<Response<T>, Sta
 mod tests {
     use super::*;
     use tonic::Code;
+
+    #[test]
+    fn a_closing_store_is_unavailable_not_a_failure() {
+        for err in [
+            StoreError::Closed,
+            StoreError::Database(sqlx::Error::PoolClosed),
+        ] {
+            assert_eq!(status(err).code(), Code::Unavailable);
+        }
+    }
 
     #[test]
     fn store_errors_map_to_the_documented_codes() {
