@@ -154,7 +154,9 @@ impl Session {
             Pushed::Fresh => {}
             Pushed::Duplicate => m.duplicates.inc(),
             Pushed::OutOfOrder => m.out_of_order.inc(),
-            Pushed::Echo => m.echoes.inc(),
+            // Our own message, but not sent on this connection (`is_echo` above caught those):
+            // it went out on an earlier one and is owed here like anyone's message.
+            Pushed::Echo => {}
             Pushed::Stale => return,
         }
         if let Some(sent) = data.content.as_deref().and_then(client::sent_at) {
