@@ -5,7 +5,6 @@ use axum::serve::ListenerExt;
 use natter_proto::FILE_DESCRIPTOR_SET;
 use std::{future::Future, time::Duration};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
@@ -50,8 +49,15 @@ pub async fn grpc(
     };
     tonic::transport::Server::builder()
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(incoming(listener), signal)
         .await
+}
+
+/// Accepted tier connections with Nagle's algorithm off. A custom incoming stream gets none
+/// of `Server`'s socket options: with Nagle on, the reply a gRPC call writes in several pieces
+/// (headers, message, trailers) waited for the caller's delayed ACK, milliseconds a call.
+fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Serves an HTTP router (REST, WebSocket, and in the embedded mode gRPC) on `listener` until

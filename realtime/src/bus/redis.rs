@@ -49,7 +49,12 @@ const MANAGER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) async fn connect_manager(
     url: &str,
 ) -> Result<(redis::Client, ConnectionManager), RealtimeError> {
-    let client = redis::Client::open(url)?;
+    use redis::IntoConnectionInfo;
+    // Nagle's algorithm off, as on every tier connection: redis-rs leaves it on, and a
+    // command written while the previous one's bytes wait for an ACK would wait with them.
+    let info = url.into_connection_info()?;
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    let client = redis::Client::open(info.set_tcp_settings(tcp))?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_connection_timeout(Some(MANAGER_CONNECT_TIMEOUT));
