@@ -7,6 +7,7 @@
 
 mod accounts;
 mod append_batch;
+mod checkpoint;
 mod conversations;
 mod error;
 mod friends;

@@ -8,9 +8,12 @@
 //!
 //! Message appends queue in front of that writer and are stored in batches, one transaction
 //! each (see [`super::append_batch`]): one writer task, since there is one writer connection.
+//! The WAL is checkpointed by a connection of its own, so the writer never stops to do it
+//! (see [`super::checkpoint`]).
 
 use super::StoreError;
 use super::append_batch::AppendQueue;
+use super::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -27,6 +30,8 @@ pub struct SqliteStore {
     pools: SqlitePools,
     /// Message appends, batched by one writer task onto the writer pool.
     appends: Arc<AppendQueue>,
+    /// Checkpoints the WAL in the background (none for an in-memory database).
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// The two pools, apart from the store so the append writer task can hold them without
@@ -70,6 +75,10 @@ impl SqliteStore {
             // sleeps when it is full: at sqlx's 50, reading a room of 1,000 members (every
             // append answers with them) cost twenty sleeps and wake-ups of that thread.
             .row_buffer_size(1024);
+        // The writer checkpoints only as a backstop: the checkpointer does it off its path.
+        let writer_options = options
+            .clone()
+            .pragma("wal_autocheckpoint", WRITER_BACKSTOP_PAGES.to_string());
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory
             && let Some(dir) = options.get_filename().parent()
@@ -86,26 +95,35 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None);
         }
-        let writer = writer_pool.connect_with(options.clone()).await?;
+        let writer = writer_pool.connect_with(writer_options).await?;
         sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
-        let reader = if in_memory {
-            writer.clone()
+        let (reader, checkpointer) = if in_memory {
+            (writer.clone(), None)
         } else {
-            SqlitePoolOptions::new()
+            let checkpointer = Checkpointer::start(&options).await?;
+            let reader = SqlitePoolOptions::new()
                 .max_connections(READERS)
                 // query_only makes an accidental write through a reader fail loudly.
                 .connect_with(options.pragma("query_only", "ON"))
-                .await?
+                .await?;
+            (reader, Some(Arc::new(checkpointer)))
         };
         let pools = SqlitePools { writer, reader };
         let appends = Arc::new(AppendQueue::start(pools.clone(), 1));
-        Ok(Self { pools, appends })
+        Ok(Self {
+            pools,
+            appends,
+            checkpointer,
+        })
     }
 
     /// Stores the appends already queued (refusing new ones), then closes both pools,
     /// waiting for connections in use; the file is then safe to reopen or copy.
     pub async fn close(&self) {
         self.appends.close().await;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.close().await;
+        }
         self.pools.reader.close().await;
         self.pools.writer.close().await;
     }
