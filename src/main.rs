@@ -131,6 +131,11 @@ struct LogicArgs {
     /// `presence` push (a connection that flaps within it pushes nothing).
     #[arg(long, env = "NATTER_PRESENCE_SETTLE_MS", default_value_t = 2_000)]
     presence_settle_ms: u64,
+    /// A fan-out to more users than this goes once to every comet node, which each push to
+    /// the ones they hold, instead of being routed by a presence lookup. 0 broadcasts every
+    /// fan-out: the cheaper choice with a few comet nodes. The embedded mode always uses 0.
+    #[arg(long, env = "NATTER_BROADCAST_OVER", default_value_t = natter_logic::BROADCAST_OVER)]
+    broadcast_over: usize,
 }
 
 impl LogicArgs {
@@ -138,6 +143,7 @@ impl LogicArgs {
         LogicConfig {
             direct_requires_friendship: self.direct_requires_friendship,
             presence_settle: Duration::from_millis(self.presence_settle_ms),
+            broadcast_over: self.broadcast_over,
             ..LogicConfig::default()
         }
     }
