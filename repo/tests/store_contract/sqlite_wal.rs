@@ -1,33 +1,13 @@
 //! The SQLite store moves what it writes from the WAL into the database file by itself, in
 //! the background, while the writer's own checkpoint threshold is far away (see
-//! `store::checkpoint`). SQLite-only: PostgreSQL has no WAL file of ours.
+//! `store::checkpoint`). SQLite-only, so outside `contract_tests!`: PostgreSQL has no WAL
+//! file of ours.
 
-use natter_proto::repo::{AppendMessageRequest, CreateUserRequest, GetOrCreateDirectRequest};
+use crate::{T0, id, send, user};
+use natter_proto::repo::{GetOrCreateDirectRequest, SyncMessagesRequest};
 use natter_repo::store::prelude::*;
 use natter_repo::store::sqlite::SqliteStore;
 use std::time::{Duration, Instant};
-
-const T0: i64 = 1_700_000_000_000;
-
-fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-async fn user(store: &SqliteStore, nickname: &str) -> String {
-    let user_id = id();
-    store
-        .create_user(CreateUserRequest {
-            user_id: user_id.clone(),
-            email: Some(format!("{nickname}@example.com")),
-            password_hash: "$argon2id$x".into(),
-            nickname: nickname.to_owned(),
-            is_guest: false,
-            created_at: T0,
-        })
-        .await
-        .expect("create user");
-    user_id
-}
 
 fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -61,18 +41,7 @@ async fn written_messages_reach_the_database_file_without_a_checkpoint_on_the_wr
     // (1,000 frames), so only a background checkpoint puts them in the file this soon.
     let content = "x".repeat(64 * 1024);
     for i in 0..24 {
-        store
-            .append_message(AppendMessageRequest {
-                message_id: id(),
-                conversation_id: direct.conversation_id.clone(),
-                sender_id: alice.clone(),
-                kind: "text".into(),
-                content: content.clone(),
-                metadata_json: "{}".into(),
-                client_msg_id: Some(format!("m{i}")),
-                created_at: T0 + i,
-                direct_requires_friendship: false,
-            })
+        send(&store, &direct.conversation_id, &alice, &content, None, i)
             .await
             .expect("append");
     }
@@ -97,7 +66,7 @@ async fn written_messages_reach_the_database_file_without_a_checkpoint_on_the_wr
         .await
         .unwrap();
     let page = store
-        .sync_messages(natter_proto::repo::SyncMessagesRequest {
+        .sync_messages(SyncMessagesRequest {
             conversation_id: direct.conversation_id.clone(),
             after_seq: 0,
             limit: 100,
