@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, timeout};
@@ -49,7 +50,6 @@ const MANAGER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) async fn connect_manager(
     url: &str,
 ) -> Result<(redis::Client, ConnectionManager), RealtimeError> {
-    use redis::IntoConnectionInfo;
     // Nagle's algorithm off, as on every tier connection: redis-rs leaves it on, and a
     // command written while the previous one's bytes wait for an ACK would wait with them.
     let info = url.into_connection_info()?;

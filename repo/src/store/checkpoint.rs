@@ -4,7 +4,8 @@
 //! connection then copies the WAL into the database file and fsyncs it before its commit
 //! returns. Every write goes through one connection, so each such checkpoint stalled every
 //! write queued behind it; under a few thousand messages a second (tens of MB/s of WAL) that
-//! was a stall every ~100 ms, and the largest part of the p99 send latency.
+//! was a stall every ~100 ms (with checkpoints off altogether, the 3,000 msg/s p99 fell from
+//! 102 to 71 ms).
 //!
 //! Instead the writer's own checkpoint is pushed far out (a backstop, [`WRITER_BACKSTOP_PAGES`])
 //! and a connection of its own runs a PASSIVE checkpoint every [`EVERY`]: PASSIVE copies what no
