@@ -3,9 +3,12 @@
 //!
 //! A batch costs a fixed number of statements whatever its size: read the client_msg_ids
 //! already stored, read which conversations exist and which senders are in them (and, in
-//! direct conversations, blocks and friendship between the two members), bump every
-//! conversation's `last_seq` by its count in one `UPDATE`, insert every message in one
-//! `INSERT`, unhide, read the member ids, commit. What each message gets is decided in memory
+//! direct conversations, blocks and friendship between the two members; and whether a member
+//! hid the conversation), bump every conversation's `last_seq` by its count in one `UPDATE`,
+//! insert every message in one `INSERT`, unhide (only when a member hid one of them, which
+//! saves the batch a round trip nearly always; a hide committed after the membership read is
+//! ordered after this batch, a valid serial order, as it was when it committed after the
+//! unhide), read the member ids, commit. What each message gets is decided in memory
 //! by [`super::append_plan::Plan`], so a refused message never aborts the transaction of the
 //! others.
 //!
@@ -28,7 +31,8 @@ use std::collections::HashSet;
 /// The membership read (rows: `append_plan::MemberRow`) up to the condition on the senders:
 /// each conversation that exists, each of the senders in it, and in a direct conversation the
 /// other member (any member but the sender, as `direct_relation` finds it) with a block
-/// either way and the friendship, as `blocked_on` and `friends_on` read them. SQLite has no
+/// either way and the friendship, as `blocked_on` and `friends_on` read them; last, whether
+/// any member has hidden the conversation (`members_hidden_idx` answers it). SQLite has no
 /// `LATERAL`, hence the derived table. [`membership_sql!`] completes it; SQLite's list form
 /// completes it by hand.
 macro_rules! membership_head {
@@ -36,7 +40,8 @@ macro_rules! membership_head {
         "SELECT s.id, s.user_id, s.other, \
          EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
            OR (b.user_id = s.other AND b.blocked_id = s.user_id)), \
-         EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other) \
+         EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other), \
+         EXISTS (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE) \
          FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
            (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
             AND o.user_id <> m.user_id LIMIT 1) END AS other \
@@ -150,8 +155,10 @@ macro_rules! impl_append {
                             .new_messages(batch, &last_seqs)
                             .ok_or(BatchError::MissingConversation)?;
                         statements::insert(&mut tx, &inserted).await?;
-                        let bumped: Vec<&str> = plan.bumps().map(|(id, _)| id).collect();
-                        statements::unhide(&mut tx, &bumped).await?;
+                        let unhide = plan.unhides();
+                        if !unhide.is_empty() {
+                            statements::unhide(&mut tx, &unhide).await?;
+                        }
                     }
                     let answered = plan.answered_conversations(batch);
                     let members = statements::member_ids(&mut tx, &answered).await?;
@@ -187,7 +194,8 @@ macro_rules! impl_append {
                     .bind(&req.sender_id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    if let Some(refused) = Facts::from_members(rows).refusal(&req) {
+                    let facts = Facts::from_members(rows);
+                    if let Some(refused) = facts.refusal(&req) {
                         return Err(refused);
                     }
                     // (3) Take the next seq. On PostgreSQL the row lock this takes serializes the
@@ -236,13 +244,16 @@ macro_rules! impl_append {
                         return <$store>::duplicate(&mut conn, stored, &req.conversation_id).await;
                     };
                     // (5) A conversation a member hid comes back with the next message.
-                    sqlx::query(
-                        "UPDATE members SET hidden = FALSE \
-                         WHERE conversation_id = $1 AND hidden = TRUE",
-                    )
-                    .bind(&req.conversation_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let hidden = facts.conversations.get(&req.conversation_id);
+                    if hidden.is_some_and(|c| c.hidden) {
+                        sqlx::query(
+                            "UPDATE members SET hidden = FALSE \
+                             WHERE conversation_id = $1 AND hidden = TRUE",
+                        )
+                        .bind(&req.conversation_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     // (6) Who to fan out to.
                     let member_ids = <$store>::member_ids(&mut tx, &req.conversation_id).await?;
                     tx.commit().await?;

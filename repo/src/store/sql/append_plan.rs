@@ -26,6 +26,9 @@ pub(crate) struct Facts {
 pub(crate) struct Conversation {
     /// The batch's senders that are members.
     pub(crate) members: HashMap<String, Standing>,
+    /// A member has hidden it: a new message brings it back (else the unhide `UPDATE`,
+    /// a statement per batch, is skipped).
+    pub(crate) hidden: bool,
 }
 
 /// How a member stands toward the other member of a direct conversation (`Default` in a
@@ -41,15 +44,17 @@ pub(crate) struct Standing {
 
 /// One row of the membership read: a conversation of the batch that exists, and one of the
 /// batch's senders in it (`None` if none is), with the member's [`Standing`] in a direct
-/// conversation: the other member, a block either way, friendship.
-pub(crate) type MemberRow = (String, Option<String>, Option<String>, bool, bool);
+/// conversation: the other member, a block either way, friendship; and whether a member has
+/// hidden the conversation.
+pub(crate) type MemberRow = (String, Option<String>, Option<String>, bool, bool, bool);
 
 impl Facts {
     /// Facts from the membership read's rows (`stored` left empty).
     pub(crate) fn from_members(rows: Vec<MemberRow>) -> Self {
         let mut conversations: HashMap<String, Conversation> = HashMap::new();
-        for (id, member, other, blocked, friends) in rows {
+        for (id, member, other, blocked, friends, hidden) in rows {
             let conversation = conversations.entry(id).or_default();
+            conversation.hidden |= hidden;
             if let Some(member) = member {
                 let standing = Standing {
                     other,
@@ -122,6 +127,8 @@ pub(crate) struct Plan {
     /// Sorted by conversation id: the bump takes the row locks in this order on PostgreSQL,
     /// the same order in every batch.
     bumps: BTreeMap<String, Bump>,
+    /// The bumped conversations a member has hidden, in id order.
+    unhide: Vec<String>,
 }
 
 /// The client_msg_id of a request, if it has a usable one (empty means none).
@@ -186,7 +193,22 @@ impl Plan {
             };
             outcomes.push(outcome);
         }
-        Self { outcomes, bumps }
+        let unhide = bumps
+            .keys()
+            .filter(|id| facts.conversations.get(*id).is_some_and(|c| c.hidden))
+            .cloned()
+            .collect();
+        Self {
+            outcomes,
+            bumps,
+            unhide,
+        }
+    }
+
+    /// The conversations getting new messages that a member has hidden, in id order: the
+    /// new messages bring them back.
+    pub(crate) fn unhides(&self) -> Vec<&str> {
+        self.unhide.iter().map(String::as_str).collect()
     }
 
     /// Each conversation that gets new messages, in id order, with its bump.
@@ -330,13 +352,18 @@ mod tests {
     fn facts(convs: &[&str], members: &[(&str, &str)]) -> Facts {
         let mut rows: Vec<MemberRow> = convs
             .iter()
-            .map(|c| (c.to_string(), None, None, false, false))
+            .map(|c| (c.to_string(), None, None, false, false, false))
             .collect();
-        rows.extend(
-            members
-                .iter()
-                .map(|(c, u)| (c.to_string(), Some(u.to_string()), None, false, false)),
-        );
+        rows.extend(members.iter().map(|(c, u)| {
+            (
+                c.to_string(),
+                Some(u.to_string()),
+                None,
+                false,
+                false,
+                false,
+            )
+        }));
         Facts::from_members(rows)
     }
 
@@ -362,6 +389,25 @@ mod tests {
     fn seq(answer: &Result<AppendMessageResponse, StoreError>) -> (i64, bool) {
         let a = answer.as_ref().expect("stored");
         (a.message.as_ref().unwrap().seq, a.duplicate)
+    }
+
+    #[test]
+    fn only_hidden_conversations_with_new_messages_are_unhidden() {
+        let mut f = facts(
+            &["g1", "g2", "g3"],
+            &[("g1", "a"), ("g2", "a"), ("g3", "a")],
+        );
+        for id in ["g1", "g3"] {
+            f.conversations.get_mut(id).unwrap().hidden = true;
+        }
+        // g1 hidden and written to; g2 written to but not hidden; g3 hidden, but its only
+        // message is from a non-member and is refused.
+        let batch = [
+            req("g1", "a", None, 1),
+            req("g2", "a", None, 2),
+            req("g3", "x", None, 3),
+        ];
+        assert_eq!(Plan::new(&batch, f).unhides(), ["g1"]);
     }
 
     #[test]
@@ -475,7 +521,7 @@ mod tests {
         // d1: a and b, a block; d2: c and a, friends; d3: a and b, no relation; me: a alone.
         let row = |conv: &str, me: &str, other: Option<&str>, blocked, friends| -> MemberRow {
             let other = other.map(str::to_owned);
-            (conv.into(), Some(me.into()), other, blocked, friends)
+            (conv.into(), Some(me.into()), other, blocked, friends, false)
         };
         let rows = vec![
             row("d1", "a", Some("b"), true, false),
@@ -517,8 +563,14 @@ mod tests {
     #[test]
     fn a_stored_client_msg_id_answers_before_a_block_is_checked() {
         let stored = message(&req("d1", "a", Some("x"), 1), 4);
-        let rows: Vec<MemberRow> =
-            vec![("d1".into(), Some("a".into()), Some("b".into()), true, false)];
+        let rows: Vec<MemberRow> = vec![(
+            "d1".into(),
+            Some("a".into()),
+            Some("b".into()),
+            true,
+            false,
+            false,
+        )];
         let mut f = Facts::from_members(rows);
         f.stored.push(stored.clone());
         let batch = [req("d1", "a", Some("x"), 9), req("d1", "a", Some("y"), 9)];
