@@ -186,7 +186,6 @@ contract_tests! {
         friends::removing_a_friend_ends_it_both_ways_once,
         friends::a_block_clears_friendship_and_requests_and_refuses_new_ones,
         friends::contacts_are_friends_and_fellow_members_leaving_out_big_groups_and_hidden_chats,
-        friends::direct_relation_names_the_other_member_to_members_only,
         friends::users_are_found_by_exact_nickname,
         groups::creating_a_group_writes_a_created_system_message_as_seq_1,
         groups::adding_members_writes_one_system_message_each_and_respects_max_members,

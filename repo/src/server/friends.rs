@@ -1,9 +1,9 @@
 use super::{RepoService, reply};
 use natter_proto::repo::{
-    CreateFriendRequestRequest, DirectRelation, DirectRelationRequest, Empty, Flag, FriendRequest,
-    FriendRequestRef, GetUsersResponse, ListFriendRequestsRequest, ListFriendRequestsResponse,
-    ListFriendsRequest, ListFriendsResponse, NicknameRef, Relation, SetFriendRequestStatusRequest,
-    User, UserPair, UserRef, friend_store_server::FriendStore,
+    CreateFriendRequestRequest, Empty, Flag, FriendRequest, FriendRequestRef, GetUsersResponse,
+    ListFriendRequestsRequest, ListFriendRequestsResponse, ListFriendsRequest, ListFriendsResponse,
+    NicknameRef, Relation, SetFriendRequestStatusRequest, User, UserPair, UserRef,
+    friend_store_server::FriendStore,
 };
 use tonic::{Request, Response, Status};
 
@@ -121,17 +121,5 @@ impl FriendStore for RepoService {
     async fn get_relation(&self, req: Request<UserPair>) -> Result<Response<Relation>, Status> {
         let p = req.get_ref();
         reply(self.store.relation(&p.user_id, &p.other_user_id).await)
-    }
-
-    async fn get_direct_relation(
-        &self,
-        req: Request<DirectRelationRequest>,
-    ) -> Result<Response<DirectRelation>, Status> {
-        let r = req.get_ref();
-        reply(
-            self.store
-                .direct_relation(&r.conversation_id, &r.user_id)
-                .await,
-        )
     }
 }

@@ -7,8 +7,7 @@
 use super::StoreError;
 use async_trait::async_trait;
 use natter_proto::repo::{
-    CreateFriendRequestRequest, DirectRelation, FriendRequest, ListFriendsRequest,
-    ListFriendsResponse, Relation,
+    CreateFriendRequestRequest, FriendRequest, ListFriendsRequest, ListFriendsResponse, Relation,
 };
 
 /// How many users one user may block: bounds the block list, which is listed whole.
@@ -70,10 +69,4 @@ pub trait FriendStore: Send + Sync + 'static {
     async fn find_user_by_nickname(&self, nickname: &str) -> Result<String, StoreError>;
     /// Blocked either way, and friends.
     async fn relation(&self, user_id: &str, other_user_id: &str) -> Result<Relation, StoreError>;
-    /// See `GetDirectRelation` in store.proto.
-    async fn direct_relation(
-        &self,
-        conversation_id: &str,
-        user_id: &str,
-    ) -> Result<DirectRelation, StoreError>;
 }

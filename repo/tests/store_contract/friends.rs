@@ -242,49 +242,6 @@ pub async fn a_block_clears_friendship_and_requests_and_refuses_new_ones(store: 
     );
 }
 
-pub async fn direct_relation_names_the_other_member_to_members_only(store: Arc<dyn Store>) {
-    let (a, b, c) = (
-        user(&*store, "a").await,
-        user(&*store, "b").await,
-        user(&*store, "c").await,
-    );
-    let (chat, _) = direct(&*store, &a, &b).await;
-    let rel = store
-        .direct_relation(&chat.conversation_id, &a)
-        .await
-        .unwrap();
-    assert!(rel.direct);
-    assert_eq!(rel.other_user_id, b);
-    let r = rel.relation.unwrap();
-    assert!(!r.blocked && !r.friends);
-
-    befriend(&*store, &a, &b).await;
-    let r = store.relation(&b, &a).await.unwrap();
-    assert!(r.friends && !r.blocked);
-    store.block(&b, &a).await.unwrap();
-    let rel = store
-        .direct_relation(&chat.conversation_id, &a)
-        .await
-        .unwrap();
-    let r = rel.relation.unwrap();
-    assert!(r.blocked && !r.friends);
-
-    let outsider = store
-        .direct_relation(&chat.conversation_id, &c)
-        .await
-        .unwrap();
-    assert!(!outsider.direct && outsider.other_user_id.is_empty());
-    let g = group(&*store, &a, &[&b, &c], 0).await;
-    assert!(
-        !store
-            .direct_relation(&g.conversation_id, &a)
-            .await
-            .unwrap()
-            .direct
-    );
-    assert!(!store.direct_relation(&id(), &a).await.unwrap().direct);
-}
-
 pub async fn users_are_found_by_exact_nickname(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann").await;
     user(&*store, "anna").await;

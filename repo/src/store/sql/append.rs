@@ -30,7 +30,7 @@ use std::collections::HashSet;
 
 /// The membership read (rows: `append_plan::MemberRow`) up to the condition on the senders:
 /// each conversation that exists, each of the senders in it, and in a direct conversation the
-/// other member (any member but the sender, as `direct_relation` finds it) with a block
+/// other member (any member but the sender) with a block
 /// either way and the friendship, as `blocked_on` and `friends_on` read them; last, whether
 /// any member has hidden the conversation (`members_hidden_idx` answers it). SQLite has no
 /// `LATERAL`, hence the derived table. [`membership_sql!`] completes it; SQLite's list form

@@ -73,8 +73,7 @@ impl Facts {
     /// Why `req` may not go into its conversation, if it may not: an unknown conversation is
     /// `NotFound`, a sender outside it `NotMember`; in a direct conversation with another
     /// member, a block either way is `FailedPrecondition("blocked")` and, when the request
-    /// asks for friendship, not being friends `FailedPrecondition("not friends")`. (The rule
-    /// logic applied through `GetDirectRelation` before each send.)
+    /// asks for friendship, not being friends `FailedPrecondition("not friends")`.
     pub(crate) fn refusal(&self, req: &AppendMessageRequest) -> Option<StoreError> {
         let Some(conversation) = self.conversations.get(&req.conversation_id) else {
             return Some(StoreError::NotFound("conversation"));

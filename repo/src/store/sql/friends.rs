@@ -51,8 +51,8 @@ macro_rules! impl_friends {
         mod friends_impl {
             use super::*;
             use natter_proto::repo::{
-                CreateFriendRequestRequest, DirectRelation, FriendRequest, ListFriendsRequest,
-                ListFriendsResponse, Relation,
+                CreateFriendRequestRequest, FriendRequest, ListFriendsRequest, ListFriendsResponse,
+                Relation,
             };
             use $crate::store::StoreError;
             use $crate::store::friends::{MAX_BLOCKS, MAX_LISTED_REQUESTS};
@@ -322,38 +322,6 @@ macro_rules! impl_friends {
                     Ok(Relation {
                         blocked: Self::blocked_on(&mut conn, user_id, other_user_id).await?,
                         friends: Self::friends_on(&mut conn, user_id, other_user_id).await?,
-                    })
-                }
-
-                async fn direct_relation(
-                    &self,
-                    conversation_id: &str,
-                    user_id: &str,
-                ) -> Result<DirectRelation, StoreError> {
-                    let mut conn = self.reader().acquire().await?;
-                    // The other member of a direct conversation the user is in: the join on
-                    // the user's own row makes a non-member (or a group) find nothing.
-                    let other: Option<String> = sqlx::query_scalar(
-                        "SELECT o.user_id FROM conversations c \
-                         JOIN members me ON me.conversation_id = c.id AND me.user_id = $2 \
-                         JOIN members o ON o.conversation_id = c.id AND o.user_id <> $2 \
-                         WHERE c.id = $1 AND c.kind = 'direct' LIMIT 1",
-                    )
-                    .bind(conversation_id)
-                    .bind(user_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    let Some(other) = other else {
-                        return Ok(DirectRelation::default());
-                    };
-                    let relation = Relation {
-                        blocked: Self::blocked_on(&mut conn, user_id, &other).await?,
-                        friends: Self::friends_on(&mut conn, user_id, &other).await?,
-                    };
-                    Ok(DirectRelation {
-                        direct: true,
-                        other_user_id: other,
-                        relation: Some(relation),
                     })
                 }
             }
