@@ -15,8 +15,8 @@
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How often the checkpointer runs.
 const EVERY: Duration = Duration::from_millis(250);
@@ -29,7 +29,7 @@ pub(crate) const WRITER_BACKSTOP_PAGES: u32 = 16_384;
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
     shutdown: CancellationToken,
-    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    task: TaskTracker,
 }
 
 impl Checkpointer {
@@ -37,20 +37,16 @@ impl Checkpointer {
     pub(crate) async fn start(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
         let conn = options.connect().await?;
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(conn, shutdown.clone()));
-        Ok(Self {
-            shutdown,
-            task: std::sync::Mutex::new(Some(task)),
-        })
+        let task = TaskTracker::new();
+        task.spawn(run(conn, shutdown.clone()));
+        task.close();
+        Ok(Self { shutdown, task })
     }
 
     /// Stops the task and closes its connection.
     pub(crate) async fn close(&self) {
         self.shutdown.cancel();
-        let task = self.task.lock().expect("checkpointer lock").take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.task.wait().await;
     }
 }
 

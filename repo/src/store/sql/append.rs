@@ -244,8 +244,7 @@ macro_rules! impl_append {
                         return <$store>::duplicate(&mut conn, stored, &req.conversation_id).await;
                     };
                     // (5) A conversation a member hid comes back with the next message.
-                    let hidden = facts.conversations.get(&req.conversation_id);
-                    if hidden.is_some_and(|c| c.hidden) {
+                    if facts.hidden(&req.conversation_id) {
                         sqlx::query(
                             "UPDATE members SET hidden = FALSE \
                              WHERE conversation_id = $1 AND hidden = TRUE",

@@ -70,6 +70,13 @@ impl Facts {
         }
     }
 
+    /// A member has hidden this conversation (false for one not found).
+    pub(crate) fn hidden(&self, conversation_id: &str) -> bool {
+        self.conversations
+            .get(conversation_id)
+            .is_some_and(|c| c.hidden)
+    }
+
     /// Why `req` may not go into its conversation, if it may not: an unknown conversation is
     /// `NotFound`, a sender outside it `NotMember`; in a direct conversation with another
     /// member, a block either way is `FailedPrecondition("blocked")` and, when the request
@@ -194,7 +201,7 @@ impl Plan {
         }
         let unhide = bumps
             .keys()
-            .filter(|id| facts.conversations.get(*id).is_some_and(|c| c.hidden))
+            .filter(|id| facts.hidden(id))
             .cloned()
             .collect();
         Self {
