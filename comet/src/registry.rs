@@ -21,7 +21,8 @@ pub struct Conn {
     /// Set when a push had to be dropped because the queue was full; the writer then sends a
     /// `resync` so the client catches up by `sync`.
     pub dropped: AtomicBool,
-    /// Cancelled to close the socket with `close_code`.
+    /// Cancelled to close the socket with `close_code`; a child of the node's shutdown token,
+    /// so that the socket's writer waits on this one token for both.
     pub close: CancellationToken,
     close_code: AtomicU16,
     /// When the client was last heard from, in ms since the node started.
@@ -29,15 +30,22 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// `queue`: frames that may wait for the writer (the outbound queue's bound).
-    pub fn new(id: String, user_id: &str, session_id: &str, queue: usize) -> Self {
+    /// `queue`: frames that may wait for the writer (the outbound queue's bound); `shutdown`:
+    /// the node's, which closes this socket too.
+    pub fn new(
+        id: String,
+        user_id: &str,
+        session_id: &str,
+        queue: usize,
+        shutdown: &CancellationToken,
+    ) -> Self {
         Self {
             id: id.into(),
             user_id: user_id.into(),
             session_id: session_id.into(),
             outbox: Outbox::new(queue),
             dropped: AtomicBool::new(false),
-            close: CancellationToken::new(),
+            close: shutdown.child_token(),
             close_code: AtomicU16::new(1000),
             last_seen: AtomicU64::new(0),
         }
@@ -66,7 +74,10 @@ impl Conn {
 
 #[derive(Default)]
 pub struct Registry {
-    by_user: DashMap<Arc<str>, Vec<Arc<Conn>>>,
+    /// Hashed with foldhash, not the default SipHash: a push to a room looks up every member
+    /// (a million lookups a second on a busy node), and user ids are not attacker-chosen
+    /// keys (they are minted by the server).
+    by_user: DashMap<Arc<str>, Vec<Arc<Conn>>, foldhash::fast::RandomState>,
     next_id: AtomicU64,
 }
 
@@ -119,7 +130,7 @@ mod tests {
 
     fn conn(reg: &Registry, user: &str, queue: usize) -> Arc<Conn> {
         let id = format!("n/{}", reg.next_conn_number());
-        Arc::new(Conn::new(id, user, "s", queue))
+        Arc::new(Conn::new(id, user, "s", queue, &CancellationToken::new()))
     }
 
     #[test]

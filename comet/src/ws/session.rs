@@ -8,6 +8,7 @@ use natter_proto::{access::AccessClaims, logic::ConnectionEvent};
 use serde::Deserialize;
 use std::{
     sync::{Arc, atomic::Ordering},
+    task::Poll,
     time::{Duration, Instant},
 };
 use tracing::Instrument;
@@ -52,6 +53,7 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
         &claims.sub,
         &claims.sid,
         state.config.outbound_queue,
+        &state.shutdown,
     ));
     let started = Instant::now();
     let span = tracing::debug_span!("conn", user_id = %claims.sub, conn = %conn.id);
@@ -94,6 +96,7 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
     // of every socket's task.
     async {
         tokio::select! {
+            biased;
             () = write_loop(&state, &conn, sink, started) => {}
             () = read_loop(&state, &conn, &identity, stream, started) => {}
         }
@@ -167,25 +170,29 @@ async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Inst
     let heartbeat = state.config.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut pace = Pace::new();
+    // Made once, not on every wake-up: each new one registers with the token under its lock.
+    // (The socket's token is a child of the node's shutdown token, so this one wait covers
+    // both; waiting on the shared shutdown token itself made every socket take one lock.)
+    let closing = conn.close.cancelled();
+    tokio::pin!(closing);
     let code = loop {
         tokio::select! {
             biased;
-            _ = state.shutdown.cancelled() => break GOING_AWAY,
-            _ = conn.close.cancelled() => break conn.close_code(),
+            () = &mut closing => break close_code(state, conn),
             out = conn.outbox.pop() => {
                 let Some(text) = out else { break 1000 };
                 // A busy socket lets its next frames gather: one write call for several.
                 if let Some(hold) = pace.hold(since_us(started)) {
                     tokio::time::sleep(hold).await;
                 }
-                match write(&mut sink, text, Some(&conn.outbox), conn, heartbeat).await {
+                match write(&mut sink, text, Some(&conn.outbox), state, conn).await {
                     Written::Ok(frames) => pace.wrote(since_us(started), frames),
                     Written::Gone => return,
                     Written::Stop(code) => break code,
                 }
                 if conn.dropped.swap(false, Ordering::Relaxed) {
                     let resync = Utf8Bytes::from_static(RESYNC_ALL);
-                    match write(&mut sink, resync, None, conn, heartbeat).await {
+                    match write(&mut sink, resync, None, state, conn).await {
                         Written::Ok(_) => {}
                         Written::Gone => return,
                         Written::Stop(code) => break code,
@@ -266,8 +273,8 @@ async fn write(
     sink: &mut Sink,
     first: Utf8Bytes,
     queued: Option<&Outbox>,
+    state: &AppState,
     conn: &Conn,
-    heartbeat: Duration,
 ) -> Written {
     let send = async {
         sink.feed(Message::Text(first)).await?;
@@ -283,13 +290,29 @@ async fn write(
         }
         sink.flush().await.map(|()| frames)
     };
-    tokio::select! {
-        sent = send => match sent {
-            Ok(frames) => Written::Ok(frames),
-            Err(_) => Written::Gone,
+    tokio::pin!(send);
+    let sent = match futures::poll!(send.as_mut()) {
+        // Nearly always: the kernel took the bytes at once, and no timer or close watch
+        // needed arming (a timer per write was a lock per write on a busy node).
+        Poll::Ready(sent) => sent,
+        Poll::Pending => tokio::select! {
+            sent = send => sent,
+            () = conn.close.cancelled() => return Written::Stop(close_code(state, conn)),
+            () = tokio::time::sleep(2 * state.config.heartbeat) => return Written::Stop(POLICY),
         },
-        _ = conn.close.cancelled() => Written::Stop(conn.close_code()),
-        _ = tokio::time::sleep(2 * heartbeat) => Written::Stop(POLICY),
+    };
+    match sent {
+        Ok(frames) => Written::Ok(frames),
+        Err(_) => Written::Gone,
+    }
+}
+
+/// The code a socket asked to close is closed with: "going away" when the node is stopping.
+fn close_code(state: &AppState, conn: &Conn) -> u16 {
+    if state.shutdown.is_cancelled() {
+        GOING_AWAY
+    } else {
+        conn.close_code()
     }
 }
 

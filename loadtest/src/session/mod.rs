@@ -175,7 +175,11 @@ impl Session {
     }
 
     async fn drive(&mut self, mut ws: Ws, mut rx: mpsc::UnboundedReceiver<Cmd>) {
-        let (stop, quiet) = (self.shared.stop.clone(), self.shared.quiet.clone());
+        // A child of the run's token, waited on by one future made once: a fresh wait on the
+        // shared token at every frame took its lock, which every socket task shares.
+        let (stop, quiet) = (self.shared.stop.child_token(), self.shared.quiet.clone());
+        let stopping = stop.cancelled();
+        tokio::pin!(stopping);
         let ping_every = self.shared.app_ping.unwrap_or(Duration::from_secs(3600));
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -188,7 +192,7 @@ impl Session {
         loop {
             let next = tokio::select! {
                 biased;
-                _ = stop.cancelled() => Next::Stop,
+                () = &mut stopping => Next::Stop,
                 frame = ws.next() => match frame {
                     Some(Ok(Message::Text(t))) => self.on_text(&mut ws, t.as_str()).await,
                     Some(Ok(Message::Close(f))) => Next::Lost(format!("closed by the server: {f:?}")),
