@@ -30,8 +30,8 @@ pub(crate) mod helpers;
 pub(crate) mod messages;
 
 pub(crate) use rows::{
-    ConvRow, MessageRow, SessionRow, TokenStateRow, UserRow, conv_cols, db_err, decode_cursor,
-    encode_cursor, msg_cols, now_ms, unique_ids, user_cols,
+    ConvRow, ID_SEPARATOR, MessageRow, SessionRow, TokenStateRow, UserRow, conv_cols, db_err,
+    decode_cursor, encode_cursor, msg_cols, now_ms, split_ids, unique_ids, user_cols,
 };
 
 /// Rows per `IN (...)` / multi-row `VALUES` statement: far below both backends' bind limits.

@@ -8,7 +8,7 @@
 
 use super::append::{BatchError, distinct, membership_sql, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
-use super::{MessageRow, msg_cols};
+use super::{ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -143,15 +143,17 @@ pub(crate) async fn member_ids(
     if conversations.is_empty() {
         return Ok(members);
     }
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT conversation_id, user_id FROM members \
-         WHERE conversation_id = ANY($1::text[]) ORDER BY conversation_id, user_id",
+    // One joined value per conversation, not a row per member (see `split_ids`).
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT conversation_id, string_agg(user_id, $2 ORDER BY user_id) FROM members \
+         WHERE conversation_id = ANY($1::text[]) GROUP BY conversation_id",
     )
     .bind(conversations)
+    .bind(ID_SEPARATOR)
     .fetch_all(&mut *conn)
     .await?;
-    for (conversation, user) in rows {
-        members.entry(conversation).or_default().push(user);
+    for (conversation, joined) in rows {
+        members.insert(conversation, split_ids(joined));
     }
     Ok(members)
 }

@@ -8,7 +8,7 @@
 
 use super::append::{BatchError, distinct, membership_head, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
-use super::{CHUNK, MessageRow, msg_cols};
+use super::{CHUNK, ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
@@ -145,18 +145,20 @@ pub(crate) async fn member_ids(
     if conversations.is_empty() {
         return Ok(members);
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "SELECT conversation_id, user_id FROM members WHERE conversation_id IN (",
-    );
+    // One joined value per conversation, not a row per member (see `split_ids`).
+    let mut qb =
+        sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT conversation_id, string_agg(user_id, ");
+    qb.push_bind(ID_SEPARATOR);
+    qb.push(" ORDER BY user_id) FROM members WHERE conversation_id IN (");
     push_list(&mut qb, conversations);
-    qb.push(") ORDER BY conversation_id, user_id");
-    let rows: Vec<(String, String)> = qb
+    qb.push(") GROUP BY conversation_id");
+    let rows: Vec<(String, Option<String>)> = qb
         .build_query_as()
         .persistent(false)
         .fetch_all(&mut *conn)
         .await?;
-    for (conversation, user) in rows {
-        members.entry(conversation).or_default().push(user);
+    for (conversation, joined) in rows {
+        members.insert(conversation, split_ids(joined));
     }
     Ok(members)
 }

@@ -18,12 +18,16 @@ macro_rules! impl_helpers {
                     conn: &mut <$db as sqlx::Database>::Connection,
                     conversation_id: &str,
                 ) -> Result<Vec<String>, sqlx::Error> {
-                    sqlx::query_scalar(
-                        "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY user_id",
+                    // One value, not a row per member (see `split_ids`).
+                    let joined: Option<String> = sqlx::query_scalar(
+                        "SELECT string_agg(user_id, $2 ORDER BY user_id) FROM members \
+                         WHERE conversation_id = $1",
                     )
                     .bind(conversation_id)
-                    .fetch_all(&mut *conn)
-                    .await
+                    .bind(shared::ID_SEPARATOR)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    Ok(shared::split_ids(joined))
                 }
 
                 /// The conversation with member ids, last message and (with a viewer) the
