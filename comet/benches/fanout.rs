@@ -5,16 +5,14 @@ use axum::extract::ws::Utf8Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use natter_comet::registry::{Conn, Registry};
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 fn fanout(c: &mut Criterion) {
     let registry = Registry::default();
-    let shutdown = CancellationToken::new();
     let mut conns = Vec::new();
     let users: Vec<String> = (0..1_000).map(|i| format!("user-{i}")).collect();
     for user in &users {
         let id = format!("node/{}", registry.next_conn_number());
-        let conn = Arc::new(Conn::new(id, user, "session", 256, &shutdown));
+        let conn = Arc::new(Conn::new(id, user, "session", 256));
         registry.add(conn.clone());
         conns.push(conn);
     }

@@ -92,6 +92,7 @@ impl Comet {
             }),
         };
         push::start(state.clone(), subscription);
+        ws::close_on_shutdown(state.clone());
         Ok(Self { state })
     }
 

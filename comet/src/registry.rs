@@ -21,8 +21,8 @@ pub struct Conn {
     /// Set when a push had to be dropped because the queue was full; the writer then sends a
     /// `resync` so the client catches up by `sync`.
     pub dropped: AtomicBool,
-    /// Cancelled to close the socket with `close_code`; a child of the node's shutdown token,
-    /// so that the socket's writer waits on this one token for both.
+    /// Cancelled to close the socket with `close_code`, on shutdown too (the node cancels every
+    /// socket's token then), so that the socket's writer waits on this one token.
     pub close: CancellationToken,
     close_code: AtomicU16,
     /// When the client was last heard from, in ms since the node started.
@@ -30,22 +30,15 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// `queue`: frames that may wait for the writer (the outbound queue's bound); `shutdown`:
-    /// the node's, which closes this socket too.
-    pub fn new(
-        id: String,
-        user_id: &str,
-        session_id: &str,
-        queue: usize,
-        shutdown: &CancellationToken,
-    ) -> Self {
+    /// `queue`: frames that may wait for the writer (the outbound queue's bound).
+    pub fn new(id: String, user_id: &str, session_id: &str, queue: usize) -> Self {
         Self {
             id: id.into(),
             user_id: user_id.into(),
             session_id: session_id.into(),
             outbox: Outbox::new(queue),
             dropped: AtomicBool::new(false),
-            close: shutdown.child_token(),
+            close: CancellationToken::new(),
             close_code: AtomicU16::new(1000),
             last_seen: AtomicU64::new(0),
         }
@@ -130,7 +123,7 @@ mod tests {
 
     fn conn(reg: &Registry, user: &str, queue: usize) -> Arc<Conn> {
         let id = format!("n/{}", reg.next_conn_number());
-        Arc::new(Conn::new(id, user, "s", queue, &CancellationToken::new()))
+        Arc::new(Conn::new(id, user, "s", queue))
     }
 
     #[test]

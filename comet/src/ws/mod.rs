@@ -13,6 +13,7 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
+use session::GOING_AWAY;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -32,4 +33,14 @@ pub async fn upgrade(
         .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| session::run(socket, state, preauth))
+}
+
+/// Once the node stops, asks every socket to close with 1001 ("going away"). A socket that
+/// registers after this pass sees the shutdown itself (`session::run`).
+pub(crate) fn close_on_shutdown(state: AppState) {
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        state.shutdown.cancelled().await;
+        state.registry.for_all(|c| c.close_with(GOING_AWAY));
+    });
 }

@@ -53,7 +53,6 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
         &claims.sub,
         &claims.sid,
         state.config.outbound_queue,
-        &state.shutdown,
     ));
     let started = Instant::now();
     let span = tracing::debug_span!("conn", user_id = %claims.sub, conn = %conn.id);
@@ -62,6 +61,10 @@ pub async fn run(socket: WebSocket, state: AppState, preauth: Option<Result<Acce
     // Every socket is reported, not only a user's first on this node: the report carries the
     // session, so logic refuses one whose session was revoked (logout) though its token verifies.
     state.registry.add(conn.clone());
+    if state.shutdown.is_cancelled() {
+        // Registered after `close_on_shutdown` went through the registry.
+        conn.close_with(GOING_AWAY);
+    }
     // Boxed like the request handlers: a tonic call is a large future, needed once.
     if !Box::pin(connected(&state, &conn)).await {
         if state.registry.remove(&conn) {
@@ -170,15 +173,14 @@ async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Inst
     let heartbeat = state.config.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut pace = Pace::new();
-    // Made once, not on every wake-up: each new one registers with the token under its lock.
-    // (The socket's token is a child of the node's shutdown token, so this one wait covers
-    // both; waiting on the shared shutdown token itself made every socket take one lock.)
-    let closing = conn.close.cancelled();
-    tokio::pin!(closing);
     let code = loop {
         tokio::select! {
             biased;
-            () = &mut closing => break close_code(state, conn),
+            // The socket's own token, which shutdown cancels too (`close_on_shutdown`): a
+            // wait on the node's shutdown token here took that token's one lock, shared by
+            // every socket, at every wake-up. (Not a wait made once and kept: it would live
+            // in every socket's task for good, 100 bytes a socket.)
+            () = conn.close.cancelled() => break conn.close_code(),
             out = conn.outbox.pop() => {
                 let Some(text) = out else { break 1000 };
                 // A busy socket lets its next frames gather: one write call for several.
@@ -297,22 +299,13 @@ async fn write(
         Poll::Ready(sent) => sent,
         Poll::Pending => tokio::select! {
             sent = send => sent,
-            () = conn.close.cancelled() => return Written::Stop(close_code(state, conn)),
+            () = conn.close.cancelled() => return Written::Stop(conn.close_code()),
             () = tokio::time::sleep(2 * state.config.heartbeat) => return Written::Stop(POLICY),
         },
     };
     match sent {
         Ok(frames) => Written::Ok(frames),
         Err(_) => Written::Gone,
-    }
-}
-
-/// The code a socket asked to close is closed with: "going away" when the node is stopping.
-fn close_code(state: &AppState, conn: &Conn) -> u16 {
-    if state.shutdown.is_cancelled() {
-        GOING_AWAY
-    } else {
-        conn.close_code()
     }
 }
 
