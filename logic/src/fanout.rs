@@ -11,11 +11,11 @@
 //! push (Redis away, node restarting) catches up with `sync`. So failures here are logged, never
 //! returned to the sender.
 
-use crate::breaker::Breaker;
+use crate::{breaker::Breaker, lookups::Lookups};
 use natter_proto::{
     Transport,
     bus::{Envelope, Kick, Push, envelope::Event},
-    repo::{LookupRequest, presence_store_client::PresenceStoreClient},
+    repo::presence_store_client::PresenceStoreClient,
 };
 use natter_realtime::Bus;
 use prost::Message as _;
@@ -36,7 +36,8 @@ pub enum Route {
 
 #[derive(Clone)]
 pub struct Fanout {
-    presence: PresenceStoreClient<Transport>,
+    /// Presence lookups, asked together with those of concurrent fan-outs.
+    lookups: Lookups,
     bus: Arc<dyn Bus>,
     breaker: Arc<Breaker>,
     broadcast_over: usize,
@@ -49,7 +50,7 @@ impl Fanout {
         breaker: Arc<Breaker>,
     ) -> Self {
         Self {
-            presence,
+            lookups: Lookups::start(presence),
             bus,
             breaker,
             broadcast_over: BROADCAST_OVER,
@@ -156,16 +157,9 @@ impl Fanout {
 
     /// Recipients grouped by the comet node that holds their sockets.
     async fn nodes_of(&self, user_ids: Vec<String>) -> Option<BTreeMap<String, Vec<String>>> {
-        let found = self
-            .presence
-            .clone()
-            .lookup(LookupRequest { user_ids })
-            .await
-            .map_err(|status| tracing::warn!(%status, "presence lookup failed"))
-            .ok()?
-            .into_inner();
+        let online = self.lookups.lookup(user_ids).await?;
         let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for entry in found.online {
+        for entry in online {
             for node in entry.node_ids {
                 by_node.entry(node).or_default().push(entry.user_id.clone());
             }

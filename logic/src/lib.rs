@@ -14,6 +14,7 @@ mod convert;
 mod error;
 mod fanout;
 pub mod keys;
+mod lookups;
 mod passwords;
 mod presence_notify;
 mod repo;
