@@ -72,8 +72,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             // The connection's worker thread hands rows over through a channel this deep and
-            // sleeps when it is full: at sqlx's 50, reading a room of 1,000 members (every
-            // append answers with them) cost twenty sleeps and wake-ups of that thread.
+            // sleeps when it is full: at sqlx's 50, reading 1,000 rows cost twenty sleeps and
+            // wake-ups of that thread (a room's members were such a read, before they came
+            // back as one joined value; long pages and lists still are).
             .row_buffer_size(1024);
         // The writer checkpoints only as a backstop: the checkpointer does it off its path.
         let writer_options = options
