@@ -187,14 +187,14 @@ async fn write_loop(state: &AppState, conn: &Conn, mut sink: Sink, started: Inst
                 if let Some(hold) = pace.hold(since_us(started)) {
                     tokio::time::sleep(hold).await;
                 }
-                match write(&mut sink, text, Some(&conn.outbox), state, conn).await {
+                match write(&mut sink, text, Some(&conn.outbox), conn, heartbeat).await {
                     Written::Ok(frames) => pace.wrote(since_us(started), frames),
                     Written::Gone => return,
                     Written::Stop(code) => break code,
                 }
                 if conn.dropped.swap(false, Ordering::Relaxed) {
                     let resync = Utf8Bytes::from_static(RESYNC_ALL);
-                    match write(&mut sink, resync, None, state, conn).await {
+                    match write(&mut sink, resync, None, conn, heartbeat).await {
                         Written::Ok(_) => {}
                         Written::Gone => return,
                         Written::Stop(code) => break code,
@@ -275,8 +275,8 @@ async fn write(
     sink: &mut Sink,
     first: Utf8Bytes,
     queued: Option<&Outbox>,
-    state: &AppState,
     conn: &Conn,
+    heartbeat: Duration,
 ) -> Written {
     let send = async {
         sink.feed(Message::Text(first)).await?;
@@ -300,7 +300,7 @@ async fn write(
         Poll::Pending => tokio::select! {
             sent = send => sent,
             () = conn.close.cancelled() => return Written::Stop(conn.close_code()),
-            () = tokio::time::sleep(2 * state.config.heartbeat) => return Written::Stop(POLICY),
+            () = tokio::time::sleep(2 * heartbeat) => return Written::Stop(POLICY),
         },
     };
     match sent {
