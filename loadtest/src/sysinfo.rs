@@ -1,7 +1,9 @@
 //! What the kernel says about processes and sockets, read from /proc (Linux): a process's
 //! resident memory (VmRSS) and CPU time (utime + stime), the TCP stack's own buffer memory
 //! (/proc/net/sockstat: "TCP: ... mem N", in pages) which is not in any process's RSS, and
-//! this process's open-file limit, which caps the sockets one harness process can hold.
+//! this process's open-file limit, which caps the sockets one harness process can hold; and the
+//! whole machine's CPU time by kind (/proc/stat), so a run shows what else took the box's CPU
+//! (PostgreSQL, Redis, the kernel's own network work, a neighbour VM's steal).
 
 use anyhow::{Context, bail};
 use std::sync::OnceLock;
@@ -55,6 +57,59 @@ fn clock_ticks() -> u64 {
             .and_then(|s| s.trim().parse().ok())
             .filter(|&t| t > 0)
             .unwrap_or(100)
+    })
+}
+
+/// The machine's CPU time so far, in clock ticks, summed over every core (the `cpu` line of
+/// /proc/stat), and how many cores there are.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BoxCpu {
+    pub cores: u32,
+    pub user: u64,
+    /// Kernel time: system, irq and softirq (loopback TCP is mostly softirq).
+    pub system: u64,
+    pub idle: u64,
+    /// Time the hypervisor ran something else while this VM wanted the CPU.
+    pub steal: u64,
+}
+
+impl BoxCpu {
+    /// Seconds of each kind between `self` and the later `end`: (busy, user, system, steal,
+    /// total), where total is wall time × cores.
+    pub fn secs_until(&self, end: &BoxCpu) -> (f64, f64, f64, f64, f64) {
+        let hz = clock_ticks() as f64;
+        let d = |a: u64, b: u64| b.saturating_sub(a) as f64 / hz;
+        let (user, system, steal) = (
+            d(self.user, end.user),
+            d(self.system, end.system),
+            d(self.steal, end.steal),
+        );
+        let busy = user + system + steal;
+        (busy, user, system, steal, busy + d(self.idle, end.idle))
+    }
+}
+
+pub fn box_cpu() -> Option<BoxCpu> {
+    parse_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<BoxCpu> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    let f: Vec<u64> = (line.split_whitespace().skip(1))
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    let cores = text
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    Some(BoxCpu {
+        cores: cores as u32,
+        user: at(0) + at(1),
+        system: at(2) + at(5) + at(6),
+        idle: at(3) + at(4),
+        steal: at(7),
     })
 }
 
@@ -122,5 +177,32 @@ mod tests {
         assert!(rss_kib(me).unwrap() > 0);
         assert!(cpu_secs(me).is_some());
         assert!(check_room(10, 20_000).is_ok() && check_room(20_000, 20_000).is_err());
+    }
+
+    #[test]
+    fn proc_stat_cpu_line_parses_into_kinds() {
+        let a = parse_stat("cpu  100 0 40 800 10 0 20 5 0 0\ncpu0 50 0 20 400 5 0 10 2 0 0\ncpu1 50 0 20 400 5 0 10 3 0 0\nintr 1\n").unwrap();
+        assert_eq!(
+            a,
+            BoxCpu {
+                cores: 2,
+                user: 100,
+                system: 60,
+                idle: 810,
+                steal: 5
+            }
+        );
+        let b = BoxCpu {
+            cores: 2,
+            user: 200,
+            system: 110,
+            idle: 850,
+            steal: 15,
+        };
+        let hz = clock_ticks() as f64;
+        let (busy, user, system, steal, total) = a.secs_until(&b);
+        assert_eq!((user, system, steal), (100.0 / hz, 50.0 / hz, 10.0 / hz));
+        assert_eq!((busy, total), (160.0 / hz, 200.0 / hz));
+        assert!(box_cpu().is_some_and(|c| c.cores >= 1));
     }
 }

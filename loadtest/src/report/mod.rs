@@ -7,7 +7,7 @@ use crate::{
     metrics::Metrics,
     scenario::Plan,
     spawn::Deployment,
-    sysinfo::{self, TcpStat},
+    sysinfo::{self, BoxCpu, TcpStat},
     tracker::Delivery,
 };
 use hdrhistogram::Histogram;
@@ -21,6 +21,7 @@ mod table;
 pub struct Sample {
     procs: Vec<(String, u32, Option<u64>, Option<f64>)>,
     tcp: Option<TcpStat>,
+    cpu: Option<BoxCpu>,
 }
 
 impl Sample {
@@ -35,6 +36,7 @@ impl Sample {
         Self {
             procs,
             tcp: sysinfo::tcp_stat(),
+            cpu: sysinfo::box_cpu(),
         }
     }
 }
@@ -62,6 +64,23 @@ impl Percentiles {
             max_ms: ms(h.max()),
         }
     }
+}
+
+/// The whole machine's CPU over the run (from the traffic's start to the end of the grace
+/// period), in cores: what the watched processes used, and what the rest of the box did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoxReport {
+    pub cores: u32,
+    /// Busy share of all cores, %.
+    pub busy_pct: f64,
+    pub user_cores: f64,
+    pub system_cores: f64,
+    pub steal_cores: f64,
+    /// The servers and this harness together.
+    pub watched_cores: f64,
+    /// Everything else that ran: PostgreSQL and Redis (not watched), the kernel's softirq work
+    /// not charged to a process, other programs.
+    pub rest_cores: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +152,7 @@ pub struct Report {
     /// Kernel socket objects (slab: tcp_sock, inode, file, epoll) per connection, both ends
     /// when the server is local.
     pub kernel_slab_per_socket_bytes: Option<f64>,
+    pub box_cpu: Option<BoxReport>,
     /// Kind → (count, first example).
     pub errors: BTreeMap<String, (u64, String)>,
     pub passed: bool,
@@ -182,6 +202,7 @@ pub fn build(i: Inputs<'_>) -> Report {
             }
         })
         .collect();
+    let box_cpu = box_report(connected.cpu, end.cpu, &procs, i.measured_secs);
     let harness = procs.pop();
     let tcp_per_socket = connected.tcp.zip(before.tcp).and_then(|(b, a)| {
         (i.connected > 0)
@@ -235,6 +256,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         tcp_mem_connected_kib: connected.tcp.map(|t| t.mem_kib),
         tcp_mem_per_socket_bytes: tcp_per_socket,
         kernel_slab_per_socket_bytes: slab_per_socket,
+        box_cpu,
         errors: m.errors(),
         passed: false,
         failures: Vec::new(),
@@ -242,6 +264,28 @@ pub fn build(i: Inputs<'_>) -> Report {
     r.failures = verdict(&r, i.config.tolerate_errors);
     r.passed = r.failures.is_empty();
     r
+}
+
+/// The box's CPU between two samples, next to what the watched processes used of it.
+fn box_report(
+    start: Option<BoxCpu>,
+    end: Option<BoxCpu>,
+    procs: &[ProcReport],
+    secs: f64,
+) -> Option<BoxReport> {
+    let (start, end) = (start?, end?);
+    let (busy, user, system, steal, total) = start.secs_until(&end);
+    let secs = secs.max(1e-9);
+    let watched: f64 = procs.iter().filter_map(|p| p.cpu_run_s).sum();
+    Some(BoxReport {
+        cores: end.cores,
+        busy_pct: 100.0 * busy / total.max(1e-9),
+        user_cores: user / secs,
+        system_cores: system / secs,
+        steal_cores: steal / secs,
+        watched_cores: watched / secs,
+        rest_cores: ((busy - steal - watched) / secs).max(0.0),
+    })
 }
 
 /// Why the run failed (empty: it passed).

@@ -90,6 +90,21 @@ impl Report {
         for p in self.servers.iter().chain(&self.harness) {
             row(&format!("{} (pid {})", p.name, p.pid), proc_line(p));
         }
+        if let Some(b) = &self.box_cpu {
+            row(
+                &format!("box CPU ({} cores)", b.cores),
+                format!(
+                    "{:.0}% busy in run: user {:.2}, kernel {:.2}, steal {:.2} cores; \
+                     processes above {:.2}, the rest (unwatched processes, kernel) {:.2} cores",
+                    b.busy_pct,
+                    b.user_cores,
+                    b.system_cores,
+                    b.steal_cores,
+                    b.watched_cores,
+                    b.rest_cores
+                ),
+            );
+        }
         if let (Some(a), Some(b)) = (self.tcp_mem_before_kib, self.tcp_mem_connected_kib) {
             let per = self
                 .tcp_mem_per_socket_bytes
