@@ -60,33 +60,18 @@ fn clock_ticks() -> u64 {
     })
 }
 
-/// The machine's CPU time so far, in clock ticks, summed over every core (the `cpu` line of
+/// The machine's CPU time so far, in seconds summed over every core (the `cpu` line of
 /// /proc/stat), and how many cores there are.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BoxCpu {
     pub cores: u32,
-    pub user: u64,
+    pub user: f64,
     /// Kernel time: system, irq and softirq (loopback TCP is mostly softirq).
-    pub system: u64,
-    pub idle: u64,
+    pub system: f64,
+    /// Idle, waiting for I/O included.
+    pub idle: f64,
     /// Time the hypervisor ran something else while this VM wanted the CPU.
-    pub steal: u64,
-}
-
-impl BoxCpu {
-    /// Seconds of each kind between `self` and the later `end`: (busy, user, system, steal,
-    /// total), where total is wall time × cores.
-    pub fn secs_until(&self, end: &BoxCpu) -> (f64, f64, f64, f64, f64) {
-        let hz = clock_ticks() as f64;
-        let d = |a: u64, b: u64| b.saturating_sub(a) as f64 / hz;
-        let (user, system, steal) = (
-            d(self.user, end.user),
-            d(self.system, end.system),
-            d(self.steal, end.steal),
-        );
-        let busy = user + system + steal;
-        (busy, user, system, steal, busy + d(self.idle, end.idle))
-    }
+    pub steal: f64,
 }
 
 pub fn box_cpu() -> Option<BoxCpu> {
@@ -95,21 +80,24 @@ pub fn box_cpu() -> Option<BoxCpu> {
 
 fn parse_stat(text: &str) -> Option<BoxCpu> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    // user nice system idle iowait irq softirq steal guest guest_nice
+    // user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
     let f: Vec<u64> = (line.split_whitespace().skip(1))
         .map(|v| v.parse().ok())
         .collect::<Option<_>>()?;
-    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    let secs = |fields: &[usize]| {
+        let ticks: u64 = fields.iter().map(|&i| f.get(i).copied().unwrap_or(0)).sum();
+        ticks as f64 / clock_ticks() as f64
+    };
     let cores = text
         .lines()
         .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
         .count();
     Some(BoxCpu {
         cores: cores as u32,
-        user: at(0) + at(1),
-        system: at(2) + at(5) + at(6),
-        idle: at(3) + at(4),
-        steal: at(7),
+        user: secs(&[0, 1]),
+        system: secs(&[2, 5, 6]),
+        idle: secs(&[3, 4]),
+        steal: secs(&[7]),
     })
 }
 
@@ -180,29 +168,18 @@ mod tests {
     }
 
     #[test]
-    fn proc_stat_cpu_line_parses_into_kinds() {
-        let a = parse_stat("cpu  100 0 40 800 10 0 20 5 0 0\ncpu0 50 0 20 400 5 0 10 2 0 0\ncpu1 50 0 20 400 5 0 10 3 0 0\nintr 1\n").unwrap();
-        assert_eq!(
-            a,
-            BoxCpu {
-                cores: 2,
-                user: 100,
-                system: 60,
-                idle: 810,
-                steal: 5
-            }
-        );
-        let b = BoxCpu {
-            cores: 2,
-            user: 200,
-            system: 110,
-            idle: 850,
-            steal: 15,
-        };
+    fn proc_stat_cpu_line_parses_into_seconds_by_kind() {
+        let text = "cpu  100 0 40 800 10 0 20 5 0 0\n\
+                    cpu0 50 0 20 400 5 0 10 2 0 0\n\
+                    cpu1 50 0 20 400 5 0 10 3 0 0\n\
+                    intr 1\n";
         let hz = clock_ticks() as f64;
-        let (busy, user, system, steal, total) = a.secs_until(&b);
-        assert_eq!((user, system, steal), (100.0 / hz, 50.0 / hz, 10.0 / hz));
-        assert_eq!((busy, total), (160.0 / hz, 200.0 / hz));
+        let cpu = parse_stat(text).unwrap();
+        assert_eq!(cpu.cores, 2);
+        assert_eq!(
+            (cpu.user, cpu.system, cpu.idle, cpu.steal),
+            (100.0 / hz, 60.0 / hz, 810.0 / hz, 5.0 / hz)
+        );
         assert!(box_cpu().is_some_and(|c| c.cores >= 1));
     }
 }

@@ -71,7 +71,7 @@ impl Percentiles {
 #[derive(Debug, Clone, Serialize)]
 pub struct BoxReport {
     pub cores: u32,
-    /// Busy share of all cores, %.
+    /// Busy share (user and kernel) of all cores' time, %.
     pub busy_pct: f64,
     pub user_cores: f64,
     pub system_cores: f64,
@@ -273,18 +273,20 @@ fn box_report(
     procs: &[ProcReport],
     secs: f64,
 ) -> Option<BoxReport> {
-    let (start, end) = (start?, end?);
-    let (busy, user, system, steal, total) = start.secs_until(&end);
-    let secs = secs.max(1e-9);
+    let (a, b) = (start?, end?);
+    let (user, system, steal) = (b.user - a.user, b.system - a.system, b.steal - a.steal);
+    let busy = user + system;
+    let wall_times_cores = busy + steal + (b.idle - a.idle);
     let watched: f64 = procs.iter().filter_map(|p| p.cpu_run_s).sum();
+    let secs = secs.max(1e-9);
     Some(BoxReport {
-        cores: end.cores,
-        busy_pct: 100.0 * busy / total.max(1e-9),
+        cores: b.cores,
+        busy_pct: 100.0 * busy / wall_times_cores.max(1e-9),
         user_cores: user / secs,
         system_cores: system / secs,
         steal_cores: steal / secs,
         watched_cores: watched / secs,
-        rest_cores: ((busy - steal - watched) / secs).max(0.0),
+        rest_cores: ((busy - watched) / secs).max(0.0),
     })
 }
 
