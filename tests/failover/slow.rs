@@ -125,12 +125,13 @@ pub async fn never_reading_client() {
     let (before, during): (Vec<_>, Vec<_>) = (held.iter())
         .flat_map(|h| h.latencies_ms.iter().copied())
         .partition(|(sent, _)| *sent < stalled_from);
-    let p99 = |v: &[(u128, u64)]| {
+    let quantile = |v: &[(u128, u64)], q: usize| {
         let mut ms: Vec<u64> = v.iter().map(|(_, ms)| *ms).collect();
         ms.sort_unstable();
-        ms[(ms.len() - 1) * 99 / 100]
+        ms[(ms.len() - 1) * q / 100]
     };
-    let (p99_before, p99_during) = (p99(&before), p99(&during));
+    let (p90_before, p90_during) = (quantile(&before, 90), quantile(&during, 90));
+    let p99_during = quantile(&during, 99);
     eprintln!(
         "others' push latency before the stall: {}; during: {}",
         percentiles(before.iter().map(|(_, ms)| *ms).collect()),
@@ -140,9 +141,18 @@ pub async fn never_reading_client() {
         assert_eq!(h.missed_pushes(), 0, "{} lost pushes to the stall", h.name);
         assert_eq!(h.resyncs, 0, "{} was told to resync", h.name);
     }
+    // Two checks, each robust to a VM's CPU steal (a burst of it once took a p99 from 88 to
+    // 279 ms with p50 unchanged): the bulk of the others' pushes is as fast as before, and none
+    // waited behind the stalled socket. A push held up by it would wait until the server gives
+    // up on that socket, two heartbeats (2 s) after its buffers fill: far past 1 s, for a good
+    // part of the phase.
     assert!(
-        p99_during <= (3 * p99_before).max(p99_before + 100),
-        "others' p99 went from {p99_before} ms to {p99_during} ms while one client stalled"
+        p90_during <= (3 * p90_before).max(p90_before + 100),
+        "others' p90 went from {p90_before} ms to {p90_during} ms while one client stalled"
+    );
+    assert!(
+        p99_during < 1_000,
+        "others' p99 was {p99_during} ms while one client stalled: held up behind it"
     );
 
     let messages = kinds.iter().filter(|k| *k == "message").count();
