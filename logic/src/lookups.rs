@@ -74,9 +74,13 @@ async fn run(presence: PresenceStoreClient<Transport>, mut asks: mpsc::Receiver<
 
 /// One call for the union of the batch's ids; each ask gets the entries of its own ids.
 async fn answer(presence: &mut PresenceStoreClient<Transport>, batch: Vec<Ask>) {
-    let mut ids: Vec<String> = batch.iter().flat_map(|a| a.user_ids.clone()).collect();
+    // Deduplicated borrowed, so each id is copied once for the request.
+    let mut ids: Vec<&str> = (batch.iter())
+        .flat_map(|a| a.user_ids.iter().map(String::as_str))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
+    let ids = ids.into_iter().map(str::to_owned).collect();
     let Some(online) = call(presence, ids).await else {
         for ask in batch {
             let _ = ask.reply.send(None);
