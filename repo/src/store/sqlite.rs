@@ -70,6 +70,11 @@ impl SqliteStore {
             // consistency; FULL would fsync every commit.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // A multi-row write keeps a statement journal (to undo just that statement if it
+            // fails midway). SQLite spills it to a temporary file past 64 KiB, which a batch of
+            // appends passed every time: a file created, written and closed per transaction.
+            // In memory it is a copy.
+            .pragma("temp_store", "MEMORY")
             .busy_timeout(Duration::from_secs(5))
             // The connection's worker thread hands rows over through a channel this deep and
             // sleeps when it is full: at sqlx's 50, reading 1,000 rows cost twenty sleeps and
