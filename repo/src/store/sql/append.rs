@@ -28,14 +28,14 @@
 use natter_proto::repo::AppendMessageRequest;
 use std::collections::HashSet;
 
-/// The membership read (rows: `append_plan::MemberRow`) up to the condition on the senders:
+/// The membership read's columns (rows: `append_plan::MemberRow`), over a derived table `s`
+/// of (`id`, `user_id`, `other`) that [`membership_head!`] and SQLite's batch form complete:
 /// each conversation that exists, each of the senders in it, and in a direct conversation the
-/// other member (any member but the sender) with a block
-/// either way and the friendship, as `blocked_on` and `friends_on` read them; last, whether
-/// any member has hidden the conversation (`members_hidden_idx` answers it). SQLite has no
-/// `LATERAL`, hence the derived table. [`membership_sql!`] completes it; SQLite's list form
-/// completes it by hand.
-macro_rules! membership_head {
+/// other member (any member but the sender) with a block either way and the friendship, as
+/// `blocked_on` and `friends_on` read them; last, whether any member has hidden the
+/// conversation (`members_hidden_idx` answers it). SQLite has no `LATERAL`, hence the derived
+/// table.
+macro_rules! membership_select {
     () => {
         "SELECT s.id, s.user_id, s.other, \
          EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
@@ -44,8 +44,18 @@ macro_rules! membership_head {
          EXISTS (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE) \
          FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
            (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
-            AND o.user_id <> m.user_id LIMIT 1) END AS other \
-         FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id "
+            AND o.user_id <> m.user_id LIMIT 1) END AS other "
+    };
+}
+pub(crate) use membership_select;
+
+/// The membership read up to the condition on the senders; [`membership_sql!`] completes it.
+macro_rules! membership_head {
+    () => {
+        concat!(
+            $crate::store::sql::append::membership_select!(),
+            "FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id "
+        )
     };
 }
 pub(crate) use membership_head;
