@@ -85,10 +85,17 @@ pub(crate) fn retry_keys(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// Values in first-seen order without repeats.
-pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+/// The batch's distinct (conversation_id, sender_id) pairs, which drive the membership read:
+/// one probe per pair. (A list of senders matched in each conversation probed every sender of
+/// the batch in every conversation of it: 65,000 index probes for 256 messages over 256
+/// conversations, which made a 1,000-pair SQLite run collapse at 9,000 msg/s.)
+pub(crate) fn member_pairs(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
     let mut seen = HashSet::new();
-    values.filter(|v| seen.insert(*v)).collect()
+    batch
+        .iter()
+        .map(|r| (r.conversation_id.as_str(), r.sender_id.as_str()))
+        .filter(|pair| seen.insert(*pair))
+        .collect()
 }
 
 /// Why a batch's transaction was given up before its commit.

@@ -6,7 +6,7 @@
 //! The same functions as [`super::append_lists`], the SQLite form; what they do is described
 //! in [`super::append`].
 
-use super::append::{BatchError, distinct, membership_sql, retry_keys};
+use super::append::{BatchError, member_pairs, membership_select, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
 use super::{ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
@@ -43,14 +43,17 @@ pub(crate) async fn membership(
     conn: &mut PgConnection,
     batch: &[AppendMessageRequest],
 ) -> Result<Facts, sqlx::Error> {
-    let conversations = distinct(batch.iter().map(|r| r.conversation_id.as_str()));
-    let senders = distinct(batch.iter().map(|r| r.sender_id.as_str()));
-    let rows: Vec<MemberRow> =
-        sqlx::query_as(membership_sql!("= ANY($2::text[])", "= ANY($1::text[])"))
-            .bind(conversations)
-            .bind(senders)
-            .fetch_all(&mut *conn)
-            .await?;
+    let (conversations, senders): (Vec<&str>, Vec<&str>) = member_pairs(batch).into_iter().unzip();
+    let rows: Vec<MemberRow> = sqlx::query_as(concat!(
+        membership_select!(),
+        "FROM UNNEST($1::text[], $2::text[]) AS p(conversation_id, sender_id) \
+         JOIN conversations c ON c.id = p.conversation_id \
+         LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = p.sender_id) AS s"
+    ))
+    .bind(conversations)
+    .bind(senders)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Facts::from_members(rows))
 }
 

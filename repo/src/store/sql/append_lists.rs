@@ -10,12 +10,12 @@
 //! The same functions as [`super::append_arrays`], the PostgreSQL form; what they do is
 //! described in [`super::append`].
 
-use super::append::{BatchError, membership_select, retry_keys};
+use super::append::{BatchError, member_pairs, membership_select, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
 use super::{CHUNK, ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
 use sqlx::SqliteConnection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The messages stored before this batch under its (sender, client_msg_id) pairs.
 pub(crate) async fn stored_messages(
@@ -45,16 +45,7 @@ pub(crate) async fn membership(
     conn: &mut SqliteConnection,
     batch: &[AppendMessageRequest],
 ) -> Result<Facts, sqlx::Error> {
-    // Driven by the batch's distinct (conversation, sender) pairs: one probe of each
-    // conversation and of each pair's membership. (A sender list joined to each conversation
-    // probed every sender in every conversation: 65,000 probes for a batch of 256 messages in
-    // 256 conversations.)
-    let mut seen = HashSet::new();
-    let pairs: Vec<(&str, &str)> = batch
-        .iter()
-        .map(|r| (r.conversation_id.as_str(), r.sender_id.as_str()))
-        .filter(|pair| seen.insert(*pair))
-        .collect();
+    let pairs = member_pairs(batch);
     let rows: Vec<MemberRow> = sqlx::query_as(concat!(
         membership_select!(),
         "FROM json_each($1) AS p JOIN conversations c ON c.id = p.value ->> 0 \
