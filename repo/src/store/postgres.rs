@@ -1,8 +1,8 @@
 //! The PostgreSQL store: the distributed form's database. The SQL lives in [`super::sql`];
 //! this file only opens the pool and runs the migrations.
 //!
-//! Message appends queue in front of [`APPEND_WRITERS`] writer tasks, sharded by conversation,
-//! each storing batches in one transaction (see [`super::append_batch`]).
+//! Message appends queue in front of [`APPEND_WRITERS`] writer tasks (sharded by conversation
+//! when more than one), each storing batches in one transaction (see [`super::append_batch`]).
 
 use super::StoreError;
 use super::append_batch::AppendQueue;
@@ -17,10 +17,13 @@ use std::time::Duration;
 const MAX_CONNECTIONS: u32 = 16;
 
 /// Append writer tasks, each with a transaction (so a connection) open while it stores a
-/// batch. More than one lets one batch's commit (its fsync) overlap another's statements;
-/// each more splits the batches thinner, costing CPU per message. On the 2-core benchmark
-/// box 1, 2 and 4 were within the noise of each other (see BENCHMARKS.md).
-const APPEND_WRITERS: usize = 2;
+/// batch. One: a batch's statements are round trips that wait for PostgreSQL's backend to be
+/// scheduled, and on the 2-core benchmark box more writers only made more of them compete.
+/// Direct at 5,000 msg/s: send -> push p50 11-14 ms with one, 16-22 ms with two, 39-41 ms
+/// with four; at 8,000 msg/s over 1,000 pairs both one and two saturate alike (see
+/// BENCHMARKS.md). One conversation's appends always go through one writer, whatever the
+/// count, so this changes no ordering.
+const APPEND_WRITERS: usize = 1;
 
 /// A [`Store`](super::Store) on PostgreSQL, through one pool used for reads and writes alike.
 #[derive(Clone, Debug)]
