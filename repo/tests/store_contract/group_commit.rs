@@ -303,3 +303,57 @@ pub async fn a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still
         (1..=59).collect::<Vec<i64>>()
     );
 }
+
+/// The batch's reads take its ids as data (arrays, JSON on SQLite), never as SQL text: a
+/// client_msg_id with quotes, backslashes, non-ASCII or control characters is found again
+/// exactly, and its retry answers as a duplicate of the one stored message.
+pub async fn retries_of_odd_client_msg_ids_in_a_batch_find_the_stored_messages(
+    store: Arc<dyn Store>,
+) {
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let (conv, _) = direct(&*store, &a, &b).await;
+    let cid = conv.conversation_id;
+    let odd = [
+        "it's",
+        "\"quoted\"",
+        "back\\slash",
+        "[\"not\", \"an array\"]",
+        "ünïcødé 🎉",
+        "tab\tand\u{1}ctrl",
+        "') OR 1=1 --",
+    ];
+    let first = odd
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (cid.clone(), a.clone(), Some((*k).to_owned()), i as i64))
+        .collect();
+    let mut stored = Vec::new();
+    for call in send_all(&store, first) {
+        let r = call.await.unwrap().unwrap();
+        assert!(!r.duplicate);
+        let m = r.message.unwrap();
+        stored.push((m.client_msg_id.unwrap(), m.seq));
+    }
+    let retries = odd
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            (
+                cid.clone(),
+                a.clone(),
+                Some((*k).to_owned()),
+                100 + i as i64,
+            )
+        })
+        .collect();
+    for (call, (key, seq)) in send_all(&store, retries).into_iter().zip(&stored) {
+        let r = call.await.unwrap().unwrap();
+        let m = r.message.unwrap();
+        assert!(r.duplicate, "{key:?} was stored again");
+        assert_eq!((&m.client_msg_id.unwrap(), m.seq), (key, *seq));
+    }
+    assert_eq!(
+        all_seqs(&*store, &cid).await,
+        (1..=odd.len() as i64).collect::<Vec<i64>>()
+    );
+}
