@@ -20,16 +20,17 @@
 //!
 //! The batch statements are the one place the backends differ
 //! ([`super::append_arrays`] on PostgreSQL, [`super::append_lists`] on SQLite): on PostgreSQL
-//! each takes the batch as arrays (`= ANY($1)`, `UNNEST`), so its text is fixed and it is
-//! prepared once per connection; SQLite has no arrays, so there the text grows with the batch
-//! (`IN (...)` lists, multi-row `VALUES`) and is prepared each time, which is local and cheap.
-//! Both modules offer the same functions.
+//! each takes the batch as arrays (`= ANY($1)`, `UNNEST`); SQLite has no arrays, so there the
+//! reads and the bump take JSON arrays walked by `json_each`, and only the insert's text grows
+//! with the batch (multi-row `VALUES`). Either way the other statements' texts are fixed and
+//! prepared once per connection. Both modules offer the same functions.
 
 use natter_proto::repo::AppendMessageRequest;
 use std::collections::HashSet;
 
 /// The membership read's columns (rows: `append_plan::MemberRow`), over a derived table `s`
-/// of (`id`, `user_id`, `other`) that [`membership_head!`] and SQLite's batch form complete:
+/// of (`id`, `user_id`, `other`) that [`membership_head!`] (the lone path's form) and each
+/// backend's batch form (driven by [`member_pairs`]) complete:
 /// each conversation that exists, each of the senders in it, and in a direct conversation the
 /// other member (any member but the sender) with a block either way and the friendship, as
 /// `blocked_on` and `friends_on` read them; last, whether any member has hidden the
