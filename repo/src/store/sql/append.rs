@@ -26,7 +26,7 @@
 //! prepared once per connection. Both modules offer the same functions.
 
 use natter_proto::repo::AppendMessageRequest;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The membership read's columns (rows: `append_plan::MemberRow`), over a derived table `s`
 /// of (`id`, `user_id`, `other`) that [`membership_head!`] (the lone path's form) and each
@@ -99,6 +99,18 @@ pub(crate) fn member_pairs(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> 
         .collect()
 }
 
+/// What the bump answers: each bumped conversation's `last_seq` after it, and the member ids
+/// of those the backend read in the same statement. SQLite reads them there, saving the batch
+/// a statement (a hand-off to its worker thread): it has one writer, so nothing changes a
+/// membership before this transaction commits. PostgreSQL reads none there: a later
+/// statement's snapshot also sees a join or leave that committed while the bump waited for
+/// the conversation's row lock, and that order is the one the fan-out must follow.
+#[derive(Debug, Default)]
+pub(crate) struct Bumped {
+    pub(crate) last_seqs: HashMap<String, i64>,
+    pub(crate) members: HashMap<String, Vec<String>>,
+}
+
 /// Why a batch's transaction was given up before its commit.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BatchError {
@@ -167,10 +179,12 @@ macro_rules! impl_append {
                     };
                     let plan = Plan::new(batch, facts);
                     let mut inserted = Vec::new();
+                    let mut members = std::collections::HashMap::new();
                     if plan.new_count() > 0 {
-                        let last_seqs = statements::bump(&mut tx, &plan).await?;
+                        let bumped = statements::bump(&mut tx, &plan).await?;
+                        members = bumped.members;
                         inserted = plan
-                            .new_messages(batch, &last_seqs)
+                            .new_messages(batch, &bumped.last_seqs)
                             .ok_or(BatchError::MissingConversation)?;
                         statements::insert(&mut tx, &inserted).await?;
                         let unhide = plan.unhides();
@@ -178,8 +192,13 @@ macro_rules! impl_append {
                             statements::unhide(&mut tx, &unhide).await?;
                         }
                     }
-                    let answered = plan.answered_conversations(batch);
-                    let members = statements::member_ids(&mut tx, &answered).await?;
+                    // The members the bump did not read along (see `Bumped`).
+                    let unread: Vec<&str> = plan
+                        .answered_conversations(batch)
+                        .into_iter()
+                        .filter(|c| !members.contains_key(*c))
+                        .collect();
+                    members.extend(statements::member_ids(&mut tx, &unread).await?);
                     if let Err(err) = tx.commit().await {
                         let err = std::sync::Arc::new(err);
                         return Ok(batch

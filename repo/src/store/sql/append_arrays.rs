@@ -6,7 +6,7 @@
 //! The same functions as [`super::append_lists`], the SQLite form; what they do is described
 //! in [`super::append`].
 
-use super::append::{BatchError, member_pairs, membership_select, retry_keys};
+use super::append::{BatchError, Bumped, member_pairs, membership_select, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
 use super::{ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
@@ -61,10 +61,7 @@ pub(crate) async fn membership(
 /// Moves each conversation's `last_seq` by its count of new messages (and `updated_at`
 /// forward, never backward) in one statement; the new `last_seq` of each. This takes the
 /// rows' locks, held until commit.
-pub(crate) async fn bump(
-    conn: &mut PgConnection,
-    plan: &Plan,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
+pub(crate) async fn bump(conn: &mut PgConnection, plan: &Plan) -> Result<Bumped, sqlx::Error> {
     let mut ids = Vec::new();
     let mut counts = Vec::new();
     let mut latest = Vec::new();
@@ -84,7 +81,11 @@ pub(crate) async fn bump(
     .bind(latest)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(Bumped {
+        last_seqs: rows.into_iter().collect(),
+        // Read by a later statement (see `Bumped`).
+        members: HashMap::new(),
+    })
 }
 
 /// Inserts the planned messages, one array per column. A (sender, client_msg_id) stored

@@ -10,7 +10,7 @@
 //! The same functions as [`super::append_arrays`], the PostgreSQL form; what they do is
 //! described in [`super::append`].
 
-use super::append::{BatchError, member_pairs, membership_select, retry_keys};
+use super::append::{BatchError, Bumped, member_pairs, membership_select, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
 use super::{CHUNK, ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use natter_proto::repo::{AppendMessageRequest, Message};
@@ -59,26 +59,32 @@ pub(crate) async fn membership(
 
 /// Moves each conversation's `last_seq` by its count of new messages (and
 /// `updated_at` forward, never backward) in one statement; the new `last_seq` of
-/// each.
-pub(crate) async fn bump(
-    conn: &mut SqliteConnection,
-    plan: &Plan,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
+/// each, and its member ids read along (see [`Bumped`]).
+pub(crate) async fn bump(conn: &mut SqliteConnection, plan: &Plan) -> Result<Bumped, sqlx::Error> {
     let bumps: Vec<(&str, i64, i64)> = plan
         .bumps()
         .map(|(id, bump)| (id, bump.count, bump.latest))
         .collect();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    // The members as one joined value per conversation (see `split_ids`).
+    let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
         "UPDATE conversations SET last_seq = last_seq + v.count, \
          updated_at = CASE WHEN updated_at > v.latest THEN updated_at ELSE v.latest END \
          FROM (SELECT value ->> 0 AS cid, value ->> 1 AS count, value ->> 2 AS latest \
          FROM json_each($1)) AS v \
-         WHERE conversations.id = v.cid RETURNING id, last_seq",
+         WHERE conversations.id = v.cid RETURNING id, last_seq, \
+         (SELECT string_agg(m.user_id, $2 ORDER BY m.user_id) FROM members m \
+          WHERE m.conversation_id = conversations.id)",
     )
     .bind(json(&bumps))
+    .bind(ID_SEPARATOR)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    let mut bumped = Bumped::default();
+    for (id, last_seq, members) in rows {
+        bumped.members.insert(id.clone(), split_ids(members));
+        bumped.last_seqs.insert(id, last_seq);
+    }
+    Ok(bumped)
 }
 
 /// Inserts the planned messages. A (sender, client_msg_id) stored meanwhile by a
