@@ -327,10 +327,18 @@ pub async fn retries_of_odd_client_msg_ids_in_a_batch_find_the_stored_messages(
         .enumerate()
         .map(|(i, k)| (cid.clone(), a.clone(), Some((*k).to_owned()), i as i64))
         .collect();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    let fan_out = |r: &AppendMessageResponse| {
+        let mut ids = r.member_ids.clone();
+        ids.sort();
+        ids
+    };
     let mut stored = Vec::new();
     for call in send_all(&store, first) {
         let r = call.await.unwrap().unwrap();
         assert!(!r.duplicate);
+        assert_eq!(fan_out(&r), both, "new messages fan out to both members");
         let m = r.message.unwrap();
         stored.push((m.client_msg_id.unwrap(), m.seq));
     }
@@ -348,6 +356,7 @@ pub async fn retries_of_odd_client_msg_ids_in_a_batch_find_the_stored_messages(
         .collect();
     for (call, (key, seq)) in send_all(&store, retries).into_iter().zip(&stored) {
         let r = call.await.unwrap().unwrap();
+        assert_eq!(fan_out(&r), both, "a retry answers with the members too");
         let m = r.message.unwrap();
         assert!(r.duplicate, "{key:?} was stored again");
         assert_eq!((&m.client_msg_id.unwrap(), m.seq), (key, *seq));
