@@ -19,6 +19,7 @@ on_both_backends!(
     a_bad_token_closes_the_socket_with_4001,
     a_socket_that_does_not_authenticate_in_time_is_closed_with_4001,
     bad_socket_requests_get_error_replies_and_the_socket_stays_open,
+    text_with_a_nul_character_is_400_and_nothing_is_stored,
 );
 
 fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
@@ -330,4 +331,72 @@ async fn bad_socket_requests_get_error_replies_and_the_socket_stays_open(backend
     assert_eq!(reply["error"]["code"], "NOT_FOUND");
     s.send_text("{oops".into()).await.unwrap();
     assert_eq!(s.request("ping", json!({})).await.unwrap(), json!({}));
+}
+
+/// U+0000 is valid JSON but no text PostgreSQL can store: it is refused with a message that
+/// names it, the same on both backends, and nothing of the request is stored (the next
+/// message still takes seq 1; the profile and the group list are unchanged).
+async fn text_with_a_nul_character_is_400_and_nothing_is_stored(backend: Backend) {
+    let stack = Stack::start(backend, 1).await;
+    let api = stack.api(0);
+    let a = api.new_user().await.unwrap();
+    let b = api.new_user().await.unwrap();
+    let chat = api.direct(&a.access_token, &b.user_id).await.unwrap();
+    let path = format!("/v1/chats/{chat}/message");
+    let bad = [
+        json!({ "content": "a\u{0}b" }),
+        json!({ "content": "x", "client_msg_id": "k\u{0}" }),
+        json!({ "content": "x", "metadata": { "k\u{0}": "v" } }),
+        json!({ "content": "x", "metadata": { "k": "v\u{0}" } }),
+    ];
+    for body in bad {
+        let (status, v) = api
+            .call(
+                Method::POST,
+                &path,
+                Some(&a.access_token),
+                Some(body.clone()),
+            )
+            .await
+            .unwrap();
+        assert_error(status, &v, 400, "INVALID_ARGUMENT");
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("U+0000"), "{body}: {v}");
+    }
+    let sent = api.send(&a.access_token, &chat, "after").await.unwrap();
+    assert_eq!(sent["seq"], 1, "nothing was stored before: {sent}");
+
+    let (status, v) = api
+        .call(
+            Method::PATCH,
+            "/v1/profile",
+            Some(&a.access_token),
+            Some(json!({ "bio": "nul\u{0}bio" })),
+        )
+        .await
+        .unwrap();
+    assert_error(status, &v, 400, "INVALID_ARGUMENT");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/v1/groups",
+            Some(&a.access_token),
+            Some(json!({ "name": "g\u{0}", "member_ids": [b.user_id] })),
+        )
+        .await
+        .unwrap();
+    assert_error(status, &v, 400, "INVALID_ARGUMENT");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/v1/chats/x%00y/message",
+            Some(&a.access_token),
+            Some(json!({ "content": "x" })),
+        )
+        .await
+        .unwrap();
+    assert!(
+        status.is_client_error(),
+        "a conversation id with a NUL is a client error, not {status}: {v}"
+    );
 }

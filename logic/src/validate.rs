@@ -58,6 +58,7 @@ pub fn nickname(raw: &str) -> Result<String, LogicError> {
 /// A free label for a device, at most 64 characters.
 pub fn device_id(raw: Option<&str>) -> Result<String, LogicError> {
     let id = raw.unwrap_or_default();
+    no_nul(id, "device_id")?;
     if id.chars().count() > MAX_DEVICE_ID {
         return Err(LogicError::invalid(
             "device_id must be at most 64 characters",
@@ -71,10 +72,24 @@ pub fn id<'a>(raw: &'a str, what: &'static str) -> Result<&'a str, LogicError> {
     if raw.is_empty() || raw.len() > 64 {
         return Err(LogicError::invalid(format!("{what} is required")));
     }
+    no_nul(raw, what)?;
     Ok(raw)
 }
 
+/// Text that is stored refuses U+0000: JSON allows it in a string, but PostgreSQL's text
+/// cannot hold it (its insert failed, a 500) while SQLite stored it, so both backends refuse
+/// it here, the same way, before anything is stored.
+pub fn no_nul(raw: &str, what: &str) -> Result<(), LogicError> {
+    if raw.contains('\0') {
+        return Err(LogicError::invalid(format!(
+            "{what} must not contain the NUL character (U+0000)"
+        )));
+    }
+    Ok(())
+}
+
 pub fn group_name(raw: &str) -> Result<String, LogicError> {
+    no_nul(raw, "group name")?;
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > MAX_GROUP_NAME {
         return Err(LogicError::invalid("group name must be 1 to 64 characters"));

@@ -39,6 +39,10 @@ fn check_metadata(metadata: &HashMap<String, String>) -> Result<String, LogicErr
     if size > validate::MAX_METADATA_BYTES {
         return Err(LogicError::invalid("metadata is larger than 8 KiB"));
     }
+    for (key, value) in metadata {
+        validate::no_nul(key, "a metadata key")?;
+        validate::no_nul(value, "a metadata value")?;
+    }
     if metadata.is_empty() {
         return Ok(String::new());
     }
@@ -69,10 +73,12 @@ impl MessageService for crate::Logic {
         if req.content.is_empty() && req.metadata.is_empty() {
             return Err(LogicError::invalid("content must not be empty").into());
         }
-        if let Some(id) = &req.client_msg_id
-            && (id.is_empty() || id.len() > validate::MAX_CLIENT_MSG_ID)
-        {
-            return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
+        validate::no_nul(&req.content, "content")?;
+        if let Some(id) = &req.client_msg_id {
+            if id.is_empty() || id.len() > validate::MAX_CLIENT_MSG_ID {
+                return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
+            }
+            validate::no_nul(id, "client_msg_id")?;
         }
         let metadata_json = check_metadata(&req.metadata)?;
         // Blocks (and, when configured, friendship) gate direct chats: the repo checks them

@@ -50,6 +50,7 @@ pub(crate) fn chosen_nickname(raw: &str) -> Result<String, LogicError> {
 
 /// At most 500 characters.
 fn bio(raw: &str) -> Result<String, LogicError> {
+    validate::no_nul(raw, "bio")?;
     if raw.chars().count() > MAX_BIO_CHARS {
         return Err(LogicError::invalid("bio must be at most 500 characters"));
     }
@@ -59,6 +60,7 @@ fn bio(raw: &str) -> Result<String, LogicError> {
 /// Empty (no avatar), or an http(s) URL of at most 2048 characters: clients render it, so no
 /// `javascript:` or `data:` URLs.
 fn avatar_url(raw: &str) -> Result<String, LogicError> {
+    validate::no_nul(raw, "avatar_url")?;
     let url = raw.trim();
     if url.is_empty() {
         return Ok(String::new());

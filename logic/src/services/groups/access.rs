@@ -55,6 +55,7 @@ pub(crate) fn cursor(raw: Option<&str>) -> Result<Option<String>, LogicError> {
 
 /// An avatar URL: empty clears it; otherwise at most 1024 characters without spaces.
 pub(crate) fn avatar_url(raw: &str) -> Result<String, LogicError> {
+    crate::validate::no_nul(raw, "avatar_url")?;
     let url = raw.trim();
     if url.chars().count() > MAX_AVATAR_URL || url.chars().any(char::is_whitespace) {
         return Err(LogicError::invalid(
