@@ -339,10 +339,17 @@ async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<String> 
         .execute(&mut admin)
         .await
         .with_context(|| format!("creating database {name}"))?;
-    let (server, _) = admin_url
-        .rsplit_once('/')
-        .context("the PostgreSQL admin URL must end with /<database>")?;
-    Ok(format!("{server}/{name}"))
+    database_url(admin_url, name)
+}
+
+/// `admin_url` with its database (the URL's path) replaced by `name`, and the rest kept: a
+/// query such as `?host=/run/postgresql` (a Unix socket) or `?sslmode=require` too, which
+/// cutting at the last `/` broke.
+fn database_url(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    let mut url = reqwest::Url::parse(admin_url)
+        .with_context(|| format!("the PostgreSQL admin URL {admin_url:?} is not a URL"))?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.into())
 }
 
 async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
@@ -378,5 +385,30 @@ async fn delete_keys(url: &str, prefix: &str) -> anyhow::Result<()> {
             return Ok(());
         }
         cursor = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn the_database_url_swaps_the_database_and_keeps_the_rest() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "lt").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/lt"
+        );
+        assert_eq!(
+            database_url(
+                "postgres://postgres@localhost/postgres?host=/var/run/postgresql",
+                "lt"
+            )
+            .unwrap(),
+            "postgres://postgres@localhost/lt?host=/var/run/postgresql"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@db:5432?sslmode=require", "lt").unwrap(),
+            "postgres://u:p@db:5432/lt?sslmode=require"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Fresh, isolated backing services for one test.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -28,10 +28,11 @@ impl TestDatabase {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await?;
-        let url = match admin_url.rsplit_once('/') {
-            Some((server, _db)) => format!("{server}/{name}"),
-            None => bail!("NATTER_TEST_DATABASE_URL must end with /<database>"),
-        };
+        // The database is the URL's path; a query (`?host=/run/postgresql`) is kept.
+        let mut url = reqwest::Url::parse(&admin_url)
+            .with_context(|| format!("NATTER_TEST_DATABASE_URL {admin_url:?} is not a URL"))?;
+        url.set_path(&format!("/{name}"));
+        let url = String::from(url);
         Ok(Self {
             url,
             admin_url,
