@@ -78,12 +78,10 @@ pub(crate) use membership_sql;
 
 /// The batch's distinct (sender_id, client_msg_id) pairs, for the stored-message read.
 pub(crate) fn retry_keys(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
-    let mut seen = HashSet::new();
-    batch
-        .iter()
-        .filter_map(|r| Some((r.sender_id.as_str(), super::append_plan::client_msg_id(r)?)))
-        .filter(|k| seen.insert(*k))
-        .collect()
+    distinct(
+        (batch.iter())
+            .filter_map(|r| Some((r.sender_id.as_str(), super::append_plan::client_msg_id(r)?))),
+    )
 }
 
 /// The batch's distinct (conversation_id, sender_id) pairs, which drive the membership read:
@@ -91,12 +89,13 @@ pub(crate) fn retry_keys(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
 /// the batch in every conversation of it: 65,000 index probes for 256 messages over 256
 /// conversations, which made a 1,000-pair SQLite run collapse at 9,000 msg/s.)
 pub(crate) fn member_pairs(batch: &[AppendMessageRequest]) -> Vec<(&str, &str)> {
+    distinct((batch.iter()).map(|r| (r.conversation_id.as_str(), r.sender_id.as_str())))
+}
+
+/// Pairs in first-seen order without repeats.
+fn distinct<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
     let mut seen = HashSet::new();
-    batch
-        .iter()
-        .map(|r| (r.conversation_id.as_str(), r.sender_id.as_str()))
-        .filter(|pair| seen.insert(*pair))
-        .collect()
+    pairs.filter(|pair| seen.insert(*pair)).collect()
 }
 
 /// What the bump answers: each bumped conversation's `last_seq` after it, and the member ids
