@@ -177,6 +177,7 @@ contract_tests! {
         group_commit::refused_appends_among_concurrent_ones_leave_the_others_stored,
         group_commit::a_message_id_sent_twice_at_once_is_stored_once_and_the_others_still_are,
         group_commit::retries_of_odd_client_msg_ids_in_a_batch_find_the_stored_messages,
+        group_commit::members_changing_among_concurrent_appends_each_message_goes_to_the_members_at_its_seq,
         direct_policy::direct_chats_refuse_across_a_block_and_between_non_friends_when_asked,
         conversations::read_pointer_only_moves_forward_and_is_clamped_to_last_seq,
         conversations::list_conversations_orders_by_activity_paginates_and_counts_unread,

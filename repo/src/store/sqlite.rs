@@ -52,9 +52,12 @@ impl SqlitePools {
     /// deferred transaction that reads first could otherwise fail to upgrade if another
     /// process wrote the file meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no timeout retries).
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin_with(BEGIN_WRITE).await
     }
 }
+
+/// How a write transaction begins (see [`SqlitePools::begin_write`]).
+pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 impl SqliteStore {
     /// Opens `url` (`sqlite:///abs/path/natter.db` or `sqlite://relative/natter.db`), creating

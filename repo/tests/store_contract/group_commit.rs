@@ -5,9 +5,10 @@
 //! store takes them in batches; nothing here depends on how they were batched.
 
 use crate::harness::Fixture;
-use crate::{T0, direct, group, id, send, user};
+use crate::{T0, direct, group, id, send, sorted, user};
 use natter_proto::repo::{
-    AppendMessageRequest, AppendMessageResponse, ListConversationsRequest, SyncMessagesRequest,
+    AddMembersRequest, AppendMessageRequest, AppendMessageResponse, ListConversationsRequest,
+    RemoveMemberRequest, SyncMessagesRequest,
 };
 use natter_repo::store::{StoreError, prelude::*};
 use std::collections::HashSet;
@@ -218,6 +219,96 @@ pub async fn refused_appends_among_concurrent_ones_leave_the_others_stored(store
     assert_eq!(
         store.get_conversation(&gid, None).await.unwrap().last_seq,
         41
+    );
+}
+
+/// Members join and one leaves while a flood of appends goes in: every stored message's
+/// member ids are the group's members at its seq (a join before it is in, a leave before it
+/// is out), and the leaver's messages all land before the leave.
+pub async fn members_changing_among_concurrent_appends_each_message_goes_to_the_members_at_its_seq(
+    store: Arc<dyn Store>,
+) {
+    let owner = user(&*store, "owner").await;
+    let stayer = user(&*store, "stayer").await;
+    let leaver = user(&*store, "leaver").await;
+    let mut joiners = Vec::new();
+    for i in 0..6 {
+        joiners.push(user(&*store, &format!("joiner{i}")).await);
+    }
+    let gid = group(&*store, &owner, &[&stayer, &leaver], 0)
+        .await
+        .conversation_id;
+    let senders = [&owner, &stayer, &leaver];
+    let appends = (0..1_500)
+        .map(|i: i64| (gid.clone(), senders[i as usize % 3].clone(), None, i))
+        .collect();
+    let calls = send_all(&store, appends);
+    // Each change's seq: who, and whether they joined (or left).
+    let mut changes: Vec<(i64, String, bool)> = Vec::new();
+    for (k, joiner) in joiners.iter().enumerate() {
+        let added = store
+            .add_members(AddMembersRequest {
+                conversation_id: gid.clone(),
+                user_ids: vec![joiner.clone()],
+                now: T0 + 10,
+                by: owner.clone(),
+            })
+            .await
+            .unwrap();
+        changes.push((added.system_messages[0].seq, joiner.clone(), true));
+        if k == 2 {
+            let left = store
+                .remove_member(RemoveMemberRequest {
+                    conversation_id: gid.clone(),
+                    user_id: leaver.clone(),
+                    by: leaver.clone(),
+                    now: T0 + 10,
+                })
+                .await
+                .unwrap();
+            changes.push((left.system_messages[0].seq, leaver.clone(), false));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let left_at = changes.iter().find(|c| !c.2).unwrap().0;
+    let mut seqs: Vec<i64> = changes.iter().map(|c| c.0).collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let r = call.await.unwrap();
+        let sender = senders[i % 3];
+        let r = match r {
+            Err(StoreError::NotMember) if *sender == leaver => continue,
+            other => other.unwrap(),
+        };
+        let seq = r.message.unwrap().seq;
+        seqs.push(seq);
+        if *sender == leaver {
+            assert!(
+                seq < left_at,
+                "the leaver's message {seq} landed after the leave ({left_at})"
+            );
+        }
+        let mut expected = vec![owner.clone(), stayer.clone()];
+        if seq < left_at {
+            expected.push(leaver.clone());
+        }
+        expected.extend(
+            (changes.iter())
+                .filter(|(at, _, joined)| *joined && *at < seq)
+                .map(|(_, who, _)| who.clone()),
+        );
+        assert_eq!(
+            sorted(&r.member_ids),
+            sorted(&expected),
+            "the members of message {seq}"
+        );
+    }
+    seqs.sort_unstable();
+    // Seq 1 is the group's "created" system message.
+    let last = seqs.len() as i64 + 1;
+    assert_eq!(seqs, (2..=last).collect::<Vec<i64>>());
+    assert_eq!(
+        all_seqs(&*store, &gid).await,
+        (1..=last).collect::<Vec<i64>>()
     );
 }
 

@@ -1,32 +1,33 @@
 //! Storing messages: a batch of appends in one transaction (group commit, fed by
 //! [`crate::store::append_batch`]), and a lone append in a transaction of its own.
 //!
-//! A batch costs a fixed number of statements whatever its size: read the client_msg_ids
-//! already stored, read which conversations exist and which senders are in them (and, in
-//! direct conversations, blocks and friendship between the two members; and whether a member
-//! hid the conversation), bump every conversation's `last_seq` by its count in one `UPDATE`,
-//! insert every message in one `INSERT`, unhide (only when a member hid one of them, which
-//! saves the batch a round trip nearly always; a hide committed after the membership read is
-//! ordered after this batch, a valid serial order, as it was when it committed after the
-//! unhide), read the member ids, commit. What each message gets is decided in memory
-//! by [`super::append_plan::Plan`], so a refused message never aborts the transaction of the
-//! others.
+//! A batch costs a fixed number of statements whatever its size. Each backend's module stores
+//! it ([`super::append_lists`] on SQLite, [`super::append_arrays`] on PostgreSQL): read the
+//! client_msg_ids already stored, read which conversations exist and which senders are in
+//! them (and, in direct conversations, blocks and friendship between the two members; and
+//! whether a member hid the conversation), bump every conversation's `last_seq` by its count,
+//! insert every message, unhide (only when a member hid one of them; a hide committed after
+//! the membership read is ordered after this batch, a valid serial order), read the member
+//! ids. What each message gets is decided in memory by [`super::append_plan::Plan`], so a
+//! refused message never aborts the transaction of the others. SQLite runs this as six
+//! statements in one transaction on its single writer; PostgreSQL as two statements, a read
+//! and one data-modifying `WITH` that commits alone (why that is safe: `append_arrays`).
 //!
-//! If the batch's transaction fails before its commit (a database error, or a concurrent
-//! transaction outside this queue storing one of its client_msg_ids first), it is rolled back
-//! and its messages are stored one by one by the lone path, which is the reference behaviour:
+//! If a batch fails before its commit (a database error, or a concurrent transaction outside
+//! this queue storing one of its client_msg_ids first), nothing of it is stored and its
+//! messages are stored one by one by the lone path below, which is the reference behaviour:
 //! each caller still gets exactly its own answer. A failed COMMIT is reported to every caller
-//! of the batch instead: retrying could store twice the messages without a client_msg_id.
+//! of the batch instead ([`commit_failed`]): retrying could store twice the messages without a
+//! client_msg_id.
 //!
-//! The batch statements are the one place the backends differ
-//! ([`super::append_arrays`] on PostgreSQL, [`super::append_lists`] on SQLite): on PostgreSQL
-//! each takes the batch as arrays (`= ANY($1)`, `UNNEST`); SQLite has no arrays, so there the
-//! reads and the bump take JSON arrays walked by `json_each`, and only the insert's text grows
-//! with the batch (multi-row `VALUES`). Either way the other statements' texts are fixed and
-//! prepared once per connection. Both modules offer the same functions.
+//! The statements' texts are fixed (arrays on PostgreSQL, JSON arrays walked by `json_each`
+//! on SQLite) and prepared once per connection; only SQLite's multi-row insert is written for
+//! each batch.
 
+use crate::store::StoreError;
+use crate::store::append_batch::Answer;
 use natter_proto::repo::AppendMessageRequest;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// The membership read's columns (rows: `append_plan::MemberRow`), over a derived table `s`
 /// of (`id`, `user_id`, `other`) that [`membership_head!`] (the lone path's form) and each
@@ -36,16 +37,28 @@ use std::collections::{HashMap, HashSet};
 /// `blocked_on` and `friends_on` read them; last, whether any member has hidden the
 /// conversation (`members_hidden_idx` answers it). SQLite has no `LATERAL`, hence the derived
 /// table.
+///
+/// `membership_select!(outer, inner)` adds columns: `inner` to the derived table (which sees
+/// `c`, the conversation, and `m`, the sender's `members` row), `outer` to the result (which
+/// sees `s`, the derived table). Both start with a comma.
 macro_rules! membership_select {
     () => {
-        "SELECT s.id, s.user_id, s.other, \
-         EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
-           OR (b.user_id = s.other AND b.blocked_id = s.user_id)), \
-         EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other), \
-         EXISTS (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE) \
-         FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
-           (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
-            AND o.user_id <> m.user_id LIMIT 1) END AS other "
+        $crate::store::sql::append::membership_select!("", "")
+    };
+    ($outer:literal, $inner:literal) => {
+        concat!(
+            "SELECT s.id, s.user_id, s.other, \
+             EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
+               OR (b.user_id = s.other AND b.blocked_id = s.user_id)), \
+             EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other), \
+             EXISTS (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE)",
+            $outer,
+            " FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
+               (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
+                AND o.user_id <> m.user_id LIMIT 1) END AS other",
+            $inner,
+            " "
+        )
     };
 }
 pub(crate) use membership_select;
@@ -98,16 +111,13 @@ fn distinct<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str
     pairs.filter(|pair| seen.insert(*pair)).collect()
 }
 
-/// What the bump answers: each bumped conversation's `last_seq` after it, and the member ids
-/// of those the backend read in the same statement. SQLite reads them there, saving the batch
-/// a statement (a hand-off to its worker thread): it has one writer, so nothing changes a
-/// membership before this transaction commits. PostgreSQL reads none there: a later
-/// statement's snapshot also sees a join or leave that committed while the bump waited for
-/// the conversation's row lock, and that order is the one the fan-out must follow.
-#[derive(Debug, Default)]
-pub(crate) struct Bumped {
-    pub(crate) last_seqs: HashMap<String, i64>,
-    pub(crate) members: HashMap<String, Vec<String>>,
+/// Every caller's answer when a batch's commit failed, or may have: retrying could store
+/// twice the messages without a client_msg_id, so none is retried.
+pub(crate) fn commit_failed(batch: &[AppendMessageRequest], err: sqlx::Error) -> Vec<Answer> {
+    let err = std::sync::Arc::new(err);
+    (batch.iter())
+        .map(|_| Err(StoreError::Commit(err.clone())))
+        .collect()
 }
 
 /// Why a batch's transaction was given up before its commit.
@@ -134,19 +144,19 @@ macro_rules! impl_append {
             use $crate::store::append_batch::{Answer, BatchAppender};
             use $crate::store::sql as shared;
             use $crate::store::sql::$statements as statements;
-            use $crate::store::sql::append::{BatchError, membership_sql};
-            use $crate::store::sql::append_plan::{Facts, MemberRow, Plan, client_msg_id, metadata};
+            use $crate::store::sql::append::membership_sql;
+            use $crate::store::sql::append_plan::{Facts, MemberRow, client_msg_id, metadata};
             use $crate::store::sql::msg_cols;
             use natter_proto::repo::{AppendMessageRequest, AppendMessageResponse};
 
             impl BatchAppender for $pools {
                 async fn append_batch(&self, batch: Vec<AppendMessageRequest>) -> Vec<Answer> {
-                    if batch.len() == 1 {
+                    if batch.len() == 1 && statements::LONE_PATH_FOR_ONE {
                         // Nothing to share a commit with: the lone path is a statement shorter.
                         let req = batch.into_iter().next().expect("one request");
                         return vec![self.append_one(req).await];
                     }
-                    match self.store_batch(&batch).await {
+                    match statements::store_batch(self.writer(), &batch).await {
                         Ok(answers) => answers,
                         Err(err) => {
                             tracing::warn!(
@@ -165,49 +175,6 @@ macro_rules! impl_append {
             }
 
             impl $pools {
-                /// The whole batch in one transaction; `Err` (rolled back) sends it down the
-                /// lone path. A failed COMMIT is `Ok`, every answer carrying it.
-                async fn store_batch(
-                    &self,
-                    batch: &[AppendMessageRequest],
-                ) -> Result<Vec<Answer>, BatchError> {
-                    let mut tx = self.begin_write().await?;
-                    let facts = Facts {
-                        stored: statements::stored_messages(&mut tx, batch).await?,
-                        ..statements::membership(&mut tx, batch).await?
-                    };
-                    let plan = Plan::new(batch, facts);
-                    let mut inserted = Vec::new();
-                    let mut members = std::collections::HashMap::new();
-                    if plan.new_count() > 0 {
-                        let bumped = statements::bump(&mut tx, &plan).await?;
-                        members = bumped.members;
-                        inserted = plan
-                            .new_messages(batch, &bumped.last_seqs)
-                            .ok_or(BatchError::MissingConversation)?;
-                        statements::insert(&mut tx, &inserted).await?;
-                        let unhide = plan.unhides();
-                        if !unhide.is_empty() {
-                            statements::unhide(&mut tx, &unhide).await?;
-                        }
-                    }
-                    // The members the bump did not read along (see `Bumped`).
-                    let unread: Vec<&str> = plan
-                        .answered_conversations(batch)
-                        .into_iter()
-                        .filter(|c| !members.contains_key(*c))
-                        .collect();
-                    members.extend(statements::member_ids(&mut tx, &unread).await?);
-                    if let Err(err) = tx.commit().await {
-                        let err = std::sync::Arc::new(err);
-                        return Ok(batch
-                            .iter()
-                            .map(|_| Err(StoreError::Commit(err.clone())))
-                            .collect());
-                    }
-                    Ok(plan.answers(inserted, &members))
-                }
-
                 /// One message in its own transaction: the reference behaviour the batch
                 /// reproduces (see `MessageStore::append_message`).
                 async fn append_one(&self, req: AppendMessageRequest) -> Answer {
@@ -223,8 +190,25 @@ macro_rules! impl_append {
                                 .await;
                         }
                     }
-                    // (2) The conversation exists and the sender is in it; in a direct one,
-                    // no block between the two members (and friendship, if asked for).
+                    // (2) Take the next seq, first: on PostgreSQL the row lock this takes
+                    // serializes the senders of one conversation until commit (on SQLite the
+                    // single writer does), and every change of who is in the conversation
+                    // takes it too, so the reads after it see the membership this message
+                    // commits under (read before it, a leave committing in between would let
+                    // the leaver's message in). A refused message rolls the bump back.
+                    // updated_at never moves backward, whatever the callers' clocks say.
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "UPDATE conversations SET last_seq = last_seq + 1, \
+                         updated_at = CASE WHEN updated_at > $2 THEN updated_at ELSE $2 END \
+                         WHERE id = $1 RETURNING last_seq",
+                    )
+                    .bind(&req.conversation_id)
+                    .bind(req.created_at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let seq = seq.ok_or(StoreError::NotFound("conversation"))?;
+                    // (3) The sender is in it; in a direct one, no block between the two
+                    // members (and friendship, if asked for).
                     let rows: Vec<MemberRow> = sqlx::query_as(membership_sql!("= $2", "= $1"))
                     .bind(&req.conversation_id)
                     .bind(&req.sender_id)
@@ -234,18 +218,6 @@ macro_rules! impl_append {
                     if let Some(refused) = facts.refusal(&req) {
                         return Err(refused);
                     }
-                    // (3) Take the next seq. On PostgreSQL the row lock this takes serializes the
-                    // senders of one conversation until commit; on SQLite the single writer does.
-                    // updated_at never moves backward, whatever the callers' clocks say.
-                    let seq: i64 = sqlx::query_scalar(
-                        "UPDATE conversations SET last_seq = last_seq + 1, \
-                         updated_at = CASE WHEN updated_at > $2 THEN updated_at ELSE $2 END \
-                         WHERE id = $1 RETURNING last_seq",
-                    )
-                    .bind(&req.conversation_id)
-                    .bind(req.created_at)
-                    .fetch_one(&mut *tx)
-                    .await?;
                     // (4) Store it, unless a concurrent retry of the same client_msg_id won.
                     let inserted: Option<shared::MessageRow> = sqlx::query_as(concat!(
                         "INSERT INTO messages (conversation_id, seq, id, sender_id, kind, content, \

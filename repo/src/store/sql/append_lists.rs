@@ -7,18 +7,63 @@
 //! multi-row `VALUES` for each batch (`persistent(false)`, out of the cache), binding each
 //! value as it is: its text is short and parses quickly.
 //!
-//! The same functions as [`super::append_arrays`], the PostgreSQL form; what they do is
-//! described in [`super::append`].
+//! [`super::append_arrays`] is the PostgreSQL form, [`super::append`] says what a batch does.
 
-use super::append::{BatchError, Bumped, member_pairs, membership_select, retry_keys};
+use super::append::{BatchError, commit_failed, member_pairs, membership_select, retry_keys};
 use super::append_plan::{Facts, MemberRow, Plan};
 use super::{CHUNK, ID_SEPARATOR, MessageRow, msg_cols, split_ids};
+use crate::store::append_batch::Answer;
+use crate::store::sqlite::BEGIN_WRITE;
 use natter_proto::repo::{AppendMessageRequest, Message};
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
+/// A batch of one is stored by the lone path: its statements are cached, where the batch's
+/// insert is written for each batch.
+pub(crate) const LONE_PATH_FOR_ONE: bool = true;
+
+/// The whole batch in one transaction on the writer: BEGIN, the two reads, the bump (which
+/// reads the members along), the insert, the unhide when needed, COMMIT. `Err` (rolled
+/// back) sends the batch down the lone path; a failed COMMIT is `Ok`, every answer carrying it.
+pub(crate) async fn store_batch(
+    writer: &SqlitePool,
+    batch: &[AppendMessageRequest],
+) -> Result<Vec<Answer>, BatchError> {
+    let mut tx = writer.begin_with(BEGIN_WRITE).await?;
+    let facts = Facts {
+        stored: stored_messages(&mut tx, batch).await?,
+        ..membership(&mut tx, batch).await?
+    };
+    let plan = Plan::new(batch, facts);
+    let mut inserted = Vec::new();
+    let mut members = HashMap::new();
+    if plan.new_count() > 0 {
+        let bumped = bump(&mut tx, &plan).await?;
+        members = bumped.members;
+        inserted = plan
+            .new_messages(batch, &bumped.last_seqs)
+            .ok_or(BatchError::MissingConversation)?;
+        insert(&mut tx, &inserted).await?;
+        let unhide_ids = plan.unhides();
+        if !unhide_ids.is_empty() {
+            unhide(&mut tx, &unhide_ids).await?;
+        }
+    }
+    // The members of conversations answered with duplicates only.
+    let unread: Vec<&str> = plan
+        .answered_conversations(batch)
+        .into_iter()
+        .filter(|c| !members.contains_key(*c))
+        .collect();
+    members.extend(member_ids(&mut tx, &unread).await?);
+    if let Err(err) = tx.commit().await {
+        return Ok(commit_failed(batch, err));
+    }
+    Ok(plan.answers(inserted, &members))
+}
+
 /// The messages stored before this batch under its (sender, client_msg_id) pairs.
-pub(crate) async fn stored_messages(
+async fn stored_messages(
     conn: &mut SqliteConnection,
     batch: &[AppendMessageRequest],
 ) -> Result<Vec<Message>, sqlx::Error> {
@@ -41,7 +86,7 @@ pub(crate) async fn stored_messages(
 
 /// Which of the batch's conversations exist, which of its senders are members of which, and
 /// how the two members of its direct conversations stand (see [`Facts::from_members`]).
-pub(crate) async fn membership(
+async fn membership(
     conn: &mut SqliteConnection,
     batch: &[AppendMessageRequest],
 ) -> Result<Facts, sqlx::Error> {
@@ -57,10 +102,19 @@ pub(crate) async fn membership(
     Ok(Facts::from_members(rows))
 }
 
+/// What the bump answers: each bumped conversation's `last_seq` after it, and its member ids,
+/// read in the same statement (one hand-off to the worker thread fewer): SQLite has one
+/// writer, so no membership changes before this transaction commits.
+#[derive(Debug, Default)]
+struct Bumped {
+    last_seqs: HashMap<String, i64>,
+    members: HashMap<String, Vec<String>>,
+}
+
 /// Moves each conversation's `last_seq` by its count of new messages (and
 /// `updated_at` forward, never backward) in one statement; the new `last_seq` of
 /// each, and its member ids read along (see [`Bumped`]).
-pub(crate) async fn bump(conn: &mut SqliteConnection, plan: &Plan) -> Result<Bumped, sqlx::Error> {
+async fn bump(conn: &mut SqliteConnection, plan: &Plan) -> Result<Bumped, sqlx::Error> {
     let bumps: Vec<(&str, i64, i64)> = plan
         .bumps()
         .map(|(id, bump)| (id, bump.count, bump.latest))
@@ -90,10 +144,7 @@ pub(crate) async fn bump(conn: &mut SqliteConnection, plan: &Plan) -> Result<Bum
 /// Inserts the planned messages. A (sender, client_msg_id) stored meanwhile by a
 /// transaction outside the queue is skipped by the conflict clause and shows as a
 /// short count: `Raced`.
-pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
-    messages: &[Message],
-) -> Result<(), BatchError> {
+async fn insert(conn: &mut SqliteConnection, messages: &[Message]) -> Result<(), BatchError> {
     for chunk in messages.chunks(CHUNK) {
         let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO messages (conversation_id, seq, id, sender_id, kind, \
@@ -120,10 +171,7 @@ pub(crate) async fn insert(
 }
 
 /// A conversation a member hid comes back with the next message.
-pub(crate) async fn unhide(
-    conn: &mut SqliteConnection,
-    conversations: &[&str],
-) -> Result<(), sqlx::Error> {
+async fn unhide(conn: &mut SqliteConnection, conversations: &[&str]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE members SET hidden = FALSE WHERE hidden = TRUE \
          AND conversation_id IN (SELECT value FROM json_each($1))",
@@ -135,7 +183,7 @@ pub(crate) async fn unhide(
 }
 
 /// Every member of each conversation, in user id order.
-pub(crate) async fn member_ids(
+async fn member_ids(
     conn: &mut SqliteConnection,
     conversations: &[&str],
 ) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {

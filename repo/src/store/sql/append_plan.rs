@@ -246,26 +246,36 @@ impl Plan {
         ids
     }
 
+    /// The requests to insert, in batch order, each with its seq relative to its
+    /// conversation's `last_seq` after the bump: a conversation's new messages take the
+    /// `count` seqs ending there, in batch order, so the shifts run from `1 - count` to 0.
+    pub(crate) fn new_requests<'a>(
+        &self,
+        batch: &'a [AppendMessageRequest],
+    ) -> Vec<(&'a AppendMessageRequest, i64)> {
+        batch
+            .iter()
+            .zip(&self.outcomes)
+            .filter_map(|(req, outcome)| match outcome {
+                Outcome::New { ordinal } => {
+                    let count = self.bumps.get(&req.conversation_id)?.count;
+                    Some((req, ordinal + 1 - count))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The messages to insert with their seqs, given each bumped conversation's `last_seq`
-    /// after the bump (its new messages take the `count` seqs ending there, in batch order).
-    /// `None` if a bumped conversation is missing from `last_seqs`.
+    /// after the bump (see [`Plan::new_requests`]). `None` if a bumped conversation is
+    /// missing from `last_seqs`.
     pub(crate) fn new_messages(
         &self,
         batch: &[AppendMessageRequest],
         last_seqs: &HashMap<String, i64>,
     ) -> Option<Vec<Message>> {
-        batch
-            .iter()
-            .zip(&self.outcomes)
-            .filter_map(|(req, outcome)| match outcome {
-                Outcome::New { ordinal } => Some((req, *ordinal)),
-                _ => None,
-            })
-            .map(|(req, ordinal)| {
-                let bump = self.bumps.get(&req.conversation_id)?;
-                let last = *last_seqs.get(&req.conversation_id)?;
-                Some(message(req, last - bump.count + 1 + ordinal))
-            })
+        (self.new_requests(batch).into_iter())
+            .map(|(req, shift)| Some(message(req, last_seqs.get(&req.conversation_id)? + shift)))
             .collect()
     }
 
