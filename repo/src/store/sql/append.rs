@@ -152,7 +152,7 @@ macro_rules! impl_append {
             impl BatchAppender for $pools {
                 async fn append_batch(&self, batch: Vec<AppendMessageRequest>) -> Vec<Answer> {
                     if batch.len() == 1 && statements::LONE_PATH_FOR_ONE {
-                        // Nothing to share a commit with: the lone path is a statement shorter.
+                        // Nothing to share a commit with (see `LONE_PATH_FOR_ONE`).
                         let req = batch.into_iter().next().expect("one request");
                         return vec![self.append_one(req).await];
                     }

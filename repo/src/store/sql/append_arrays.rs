@@ -63,12 +63,15 @@ pub(crate) async fn store_batch(
             break (plan, HashMap::new(), Vec::new());
         }
         match write(&mut conn, batch, &plan, &read.seen).await {
-            Ok(written) => {
-                // Every bumped conversation is returned, or the insert had failed.
-                let inserted = plan.new_messages(batch, &written.last_seqs);
-                let inserted = inserted.ok_or(BatchError::MissingConversation);
-                break (plan, written.members, inserted?);
-            }
+            // Every bumped conversation is returned, or the insert had failed. Committed
+            // either way: never `Err`, which would store the batch again.
+            Ok(written) => match plan.new_messages(batch, &written.last_seqs) {
+                Some(inserted) => break (plan, written.members, inserted),
+                None => {
+                    let missing = BatchError::MissingConversation.to_string();
+                    return Ok(commit_failed(batch, sqlx::Error::Protocol(missing)));
+                }
+            },
             // PostgreSQL refused the statement: it was rolled back whole.
             Err(sqlx::Error::Database(err)) if attempt < ATTEMPTS => {
                 tracing::debug!(%err, attempt, "append batch changed under it; reading again");
