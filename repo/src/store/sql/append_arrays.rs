@@ -81,12 +81,7 @@ pub(crate) async fn store_batch(
             Err(err) => return Ok(commit_failed(batch, err)),
         }
     };
-    // The members of conversations answered with duplicates only.
-    let unread: Vec<&str> = plan
-        .answered_conversations(batch)
-        .into_iter()
-        .filter(|c| !members.contains_key(*c))
-        .collect();
+    let unread = plan.unread_conversations(batch, &members);
     if !unread.is_empty() {
         members.extend(member_ids(&mut conn, &unread).await?);
     }

@@ -49,12 +49,7 @@ pub(crate) async fn store_batch(
             unhide(&mut tx, &unhide_ids).await?;
         }
     }
-    // The members of conversations answered with duplicates only.
-    let unread: Vec<&str> = plan
-        .answered_conversations(batch)
-        .into_iter()
-        .filter(|c| !members.contains_key(*c))
-        .collect();
+    let unread = plan.unread_conversations(batch, &members);
     members.extend(member_ids(&mut tx, &unread).await?);
     if let Err(err) = tx.commit().await {
         return Ok(commit_failed(batch, err));

@@ -230,16 +230,19 @@ impl Plan {
             .count()
     }
 
-    /// Conversations whose member ids the answers need (those of stored and new messages).
-    pub(crate) fn answered_conversations<'a>(
+    /// Conversations whose member ids the answers need (those of stored and new messages)
+    /// and `read` does not hold yet: after the bump, the ones answered only with duplicates.
+    pub(crate) fn unread_conversations<'a>(
         &'a self,
         batch: &'a [AppendMessageRequest],
+        read: &HashMap<String, Vec<String>>,
     ) -> Vec<&'a str> {
         let mut ids: Vec<&str> = batch
             .iter()
             .zip(&self.outcomes)
             .filter(|(_, o)| !matches!(o, Outcome::Refused(_)))
             .map(|(req, _)| req.conversation_id.as_str())
+            .filter(|id| !read.contains_key(*id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -395,7 +398,7 @@ mod tests {
             .new_messages(batch, &last)
             .expect("every bump answered");
         let members: HashMap<String, Vec<String>> = plan
-            .answered_conversations(batch)
+            .unread_conversations(batch, &HashMap::new())
             .into_iter()
             .map(|c| (c.to_owned(), vec!["a".to_owned(), "b".to_owned()]))
             .collect();
