@@ -2,7 +2,8 @@
 //! this file only opens the pool and runs the migrations.
 //!
 //! Message appends queue in front of [`APPEND_WRITERS`] writer tasks (sharded by conversation
-//! when more than one), each storing batches in one transaction (see [`super::append_batch`]).
+//! when more than one), each storing batches in two statements (see [`super::append_batch`]
+//! and `sql::append_arrays`).
 
 use super::StoreError;
 use super::append_batch::AppendQueue;
@@ -16,13 +17,13 @@ use std::time::Duration;
 /// leaves room for several repo nodes.
 const MAX_CONNECTIONS: u32 = 16;
 
-/// Append writer tasks, each with a transaction (so a connection) open while it stores a
-/// batch. One: a batch's statements are round trips that wait for PostgreSQL's backend to be
-/// scheduled, and on the 2-core benchmark box more writers only made more of them compete.
-/// Direct at 5,000 msg/s: send -> push p50 11-14 ms with one, 16-22 ms with two, 39-41 ms
-/// with four; at 8,000 msg/s over 1,000 pairs both one and two saturate alike (see
-/// BENCHMARKS.md). One conversation's appends always go through one writer, whatever the
-/// count, so this changes no ordering.
+/// Append writer tasks, each holding a connection while it stores a batch. One: a batch's
+/// statements are round trips that wait for PostgreSQL's backend to be scheduled, and on the
+/// 2-core benchmark box more writers only made more of them compete. With seven statements a
+/// batch, direct at 5,000 msg/s: send -> push p50 11-14 ms with one, 16-22 ms with two, 39-41
+/// ms with four; with two statements, two writers still gained nothing (see BENCHMARKS.md).
+/// One conversation's appends always go through one writer, whatever the count, so this
+/// changes no ordering.
 const APPEND_WRITERS: usize = 1;
 
 /// A [`Store`](super::Store) on PostgreSQL, through one pool used for reads and writes alike.
@@ -62,7 +63,8 @@ impl PgStore {
         // deployment, each load-test run): the batch's retry lookup got a hash join over a
         // scan of all of `messages` that way, and kept it as the table grew, until it was
         // most of the repo's database time at 5,000 msg/s. A custom plan sees the tables'
-        // current size; planning these statements costs tens of microseconds.
+        // current size; planning costs tens of microseconds for most statements, and about a
+        // millisecond for the batch's read (a quarter of a batch's time: BENCHMARKS.md).
         let options =
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
