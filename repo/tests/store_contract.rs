@@ -26,6 +26,8 @@ mod groups;
 mod harness;
 #[path = "store_contract/messages.rs"]
 mod messages;
+#[path = "store_contract/postgres_connections.rs"]
+mod postgres_connections;
 #[path = "store_contract/sqlite_wal.rs"]
 mod sqlite_wal;
 

@@ -12,8 +12,11 @@
 //! (see [`super::checkpoint`]).
 
 use super::StoreError;
-use super::append_batch::AppendQueue;
+use super::append_batch::{Answer, AppendQueue};
 use super::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
+use super::sql::append::BatchError;
+use super::sql::append_lists;
+use natter_proto::repo::AppendMessageRequest;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -46,6 +49,13 @@ impl SqlitePools {
     /// The single-connection pool every write and transaction goes through.
     fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// Stores one batch (`sql::append_lists`) in a transaction on the writer. Not on a kept
+    /// connection, as on PostgreSQL: the writer is the only one, and every other write needs it
+    /// between batches.
+    async fn store_batch(&self, batch: &[AppendMessageRequest]) -> Result<Vec<Answer>, BatchError> {
+        append_lists::store_batch(&self.writer, batch).await
     }
 
     /// A write transaction on the writer. IMMEDIATE takes the write lock at BEGIN: a
@@ -96,7 +106,12 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut writer_pool = SqlitePoolOptions::new().max_connections(1);
+        // No health check on acquire (sqlx's default): on SQLite it is a round trip to the
+        // connection's worker thread, a thread wake-up per write transaction and per append
+        // batch, for a connection to a local file that cannot have gone away.
+        let mut writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false);
         if in_memory {
             // The database lives only as long as a connection to it.
             writer_pool = writer_pool
@@ -112,6 +127,7 @@ impl SqliteStore {
             let checkpointer = Checkpointer::start(&options).await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(READERS)
+                .test_before_acquire(false)
                 // query_only makes an accidental write through a reader fail loudly.
                 .connect_with(options.pragma("query_only", "ON"))
                 .await?;

@@ -133,8 +133,8 @@ pub(crate) enum BatchError {
     MissingConversation,
 }
 
-/// Expands `BatchAppender` for `$pools` (which has `writer()` and `begin_write()`, like the
-/// store), storing batches with the statements of `sql::$statements` (`append_arrays` or
+/// Expands `BatchAppender` for `$pools` (which has `writer()`, `begin_write()` and
+/// `store_batch()`), storing batches with the statements of `sql::$statements` (`append_arrays` or
 /// `append_lists`); `$store` provides the shared helper queries.
 macro_rules! impl_append {
     ($pools:ty, $store:ty, $statements:ident) => {
@@ -156,7 +156,7 @@ macro_rules! impl_append {
                         let req = batch.into_iter().next().expect("one request");
                         return vec![self.append_one(req).await];
                     }
-                    match statements::store_batch(self.writer(), &batch).await {
+                    match self.store_batch(&batch).await {
                         Ok(answers) => answers,
                         Err(err) => {
                             tracing::warn!(

@@ -36,7 +36,7 @@ use super::{ID_SEPARATOR, MessageRow, msg_cols, split_ids};
 use crate::store::append_batch::Answer;
 use natter_proto::repo::{AppendMessageRequest, Message};
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, PgPool, Row};
+use sqlx::{FromRow, PgConnection, Row};
 use std::collections::HashMap;
 
 /// A batch of one goes through the two statements too: the lone path is seven round trips.
@@ -51,18 +51,17 @@ const ATTEMPTS: usize = 3;
 /// path; a write whose outcome is unknown (the connection failed under it) is `Ok`, every
 /// answer carrying the error.
 pub(crate) async fn store_batch(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     batch: &[AppendMessageRequest],
 ) -> Result<Vec<Answer>, BatchError> {
-    let mut conn = pool.acquire().await?;
     let mut attempt = 1;
     let (plan, mut members, inserted) = loop {
-        let read = read(&mut conn, batch).await?;
+        let read = read(conn, batch).await?;
         let plan = Plan::new(batch, read.facts);
         if plan.new_count() == 0 {
             break (plan, HashMap::new(), Vec::new());
         }
-        match write(&mut conn, batch, &plan, &read.seen).await {
+        match write(conn, batch, &plan, &read.seen).await {
             // Every bumped conversation is returned, or the insert had failed. Committed
             // either way: never `Err`, which would store the batch again.
             Ok(written) => match plan.new_messages(batch, &written.last_seqs) {
@@ -83,7 +82,7 @@ pub(crate) async fn store_batch(
     };
     let unread = plan.unread_conversations(batch, &members);
     if !unread.is_empty() {
-        members.extend(member_ids(&mut conn, &unread).await?);
+        members.extend(member_ids(conn, &unread).await?);
     }
     Ok(plan.answers(inserted, &members))
 }
