@@ -6,6 +6,7 @@
 //! calls, so any number can run side by side (even presence pushes, [`presence_notify`], keep
 //! what they announced in the shared presence store).
 
+mod appends;
 mod background;
 mod breaker;
 mod caller;
@@ -55,6 +56,8 @@ struct Inner {
     config: LogicConfig,
     keys: SigningKeys,
     repo: repo::Repo,
+    /// Message appends of concurrent sends, stored through one repo call.
+    appends: appends::Appends,
     fanout: fanout::Fanout,
     revocations: Arc<revocations::Revocations>,
     /// Stops the revocation polling when the last handle of this Logic is dropped.
@@ -92,6 +95,7 @@ impl Logic {
             inner: Arc::new(Inner {
                 config,
                 keys,
+                appends: appends::Appends::start(repo.messages.clone()),
                 repo,
                 fanout,
                 revocations,

@@ -96,15 +96,7 @@ impl MessageService for crate::Logic {
         };
         // Taken before storing, released once published: this instance publishes in seq order.
         let mut ticket = self.inner.sequencer.ticket(&append.conversation_id);
-        let stored = self
-            .inner
-            .repo
-            .messages
-            .clone()
-            .append_message(append)
-            .await
-            .map_err(append_refusal)?
-            .into_inner();
+        let stored = (self.inner.appends.append(append).await).map_err(append_refusal)?;
         let message = convert::message(stored.message.unwrap_or_default());
         if !stored.duplicate {
             let push = Push {

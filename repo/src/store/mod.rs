@@ -17,6 +17,7 @@ mod sql;
 pub mod sqlite;
 
 pub use accounts::AccountStore;
+pub use append_batch::MAX_BATCH;
 pub use conversations::ConversationStore;
 pub use error::StoreError;
 pub use friends::FriendStore;
