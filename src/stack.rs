@@ -37,9 +37,11 @@ pub async fn embedded(
     let token = ServiceToken::generate();
     let repo = natter_repo::routes(RepoService::new(store, presence), &token);
     let keys = SigningKeys::load_or_create(&data_dir.join("jwt-ed25519.pem"))?;
-    // One comet node: a fan-out needs no presence lookup to know where to go.
+    // One comet node: a fan-out needs no presence lookup to know where to go. The repo is in
+    // this process: an append call costs too little to be worth waiting to share one.
     let logic_config = LogicConfig {
         broadcast_over: 0,
+        batch_appends: false,
         ..logic_config
     };
     let logic = Logic::new(

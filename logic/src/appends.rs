@@ -6,7 +6,8 @@
 //! not the statements, were most of what a message cost (BENCHMARKS.md). So appends queue
 //! here, and whatever queued while the earlier calls were in flight goes as one
 //! `AppendMessages` call; each sender gets its own outcome. A lone send on a quiet server
-//! still goes at once, since up to [`IN_FLIGHT`] calls run together.
+//! still goes at once, since up to [`IN_FLIGHT`] calls run together. With the repo in the same
+//! process each append makes its own call (`LogicConfig::batch_appends`).
 
 use natter_proto::{
     Transport,
@@ -41,29 +42,41 @@ struct Ask {
 #[derive(Clone)]
 pub struct Appends {
     messages: MessageStoreClient<Transport>,
-    queue: mpsc::Sender<Ask>,
+    /// None: every append makes its own call.
+    queue: Option<mpsc::Sender<Ask>>,
 }
 
 impl Appends {
-    /// Starts the task that sends the queued appends; it ends when the last clone is dropped.
-    pub fn start(messages: MessageStoreClient<Transport>) -> Self {
-        let (queue, asks) = mpsc::channel(QUEUE);
-        tokio::spawn(run(messages.clone(), asks));
+    /// With `batch`, starts the task that sends the queued appends; it ends when the last
+    /// clone is dropped.
+    pub fn start(messages: MessageStoreClient<Transport>, batch: bool) -> Self {
+        let queue = batch.then(|| {
+            let (queue, asks) = mpsc::channel(QUEUE);
+            tokio::spawn(run(messages.clone(), asks));
+            queue
+        });
         Self { messages, queue }
     }
 
     /// Stores one message: what `AppendMessage` would answer. A send that stops waiting
     /// (its caller went away) is still stored, as with a call of its own.
     pub async fn append(&self, append: AppendMessageRequest) -> Answer {
+        let Some(queue) = &self.queue else {
+            return self.alone(append).await;
+        };
         let (reply, answer) = oneshot::channel();
-        match self.queue.try_send(Ask { append, reply }) {
+        match queue.try_send(Ask { append, reply }) {
             Ok(()) => answer
                 .await
                 .unwrap_or_else(|_| Err(Status::unavailable("append abandoned"))),
             Err(mpsc::error::TrySendError::Full(ask) | mpsc::error::TrySendError::Closed(ask)) => {
-                (self.messages.clone().append_message(ask.append).await).map(|r| r.into_inner())
+                self.alone(ask.append).await
             }
         }
+    }
+
+    async fn alone(&self, append: AppendMessageRequest) -> Answer {
+        (self.messages.clone().append_message(append).await).map(|r| r.into_inner())
     }
 }
 

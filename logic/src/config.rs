@@ -25,6 +25,13 @@ pub struct LogicConfig {
     /// a presence lookup. With one comet node (the embedded mode) routing buys nothing, so it
     /// runs with 0.
     pub broadcast_over: usize,
+    /// Whether the appends of concurrent sends go to the repo together, one call for all that
+    /// queued while earlier calls were in flight (see `appends`). Across processes that saves
+    /// a network call per message, a fifth to a half of logic's and the repo's CPU under load;
+    /// in one process (the embedded mode) a call costs little, and holding appends back for
+    /// the next call only adds latency (5,000 msg/s: p50 12 ms against 6), so it runs with
+    /// false.
+    pub batch_appends: bool,
 }
 
 impl Default for LogicConfig {
@@ -37,6 +44,7 @@ impl Default for LogicConfig {
             presence_settle: Duration::from_secs(2),
             presence_sweep: Duration::from_secs(15),
             broadcast_over: crate::fanout::BROADCAST_OVER,
+            batch_appends: true,
         }
     }
 }

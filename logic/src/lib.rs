@@ -76,6 +76,7 @@ impl Logic {
     /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
+        let appends = appends::Appends::start(repo.messages.clone(), config.batch_appends);
         let breaker = Arc::<breaker::Breaker>::default();
         let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone(), breaker.clone())
             .broadcast_over(config.broadcast_over);
@@ -95,7 +96,7 @@ impl Logic {
             inner: Arc::new(Inner {
                 config,
                 keys,
-                appends: appends::Appends::start(repo.messages.clone()),
+                appends,
                 repo,
                 fanout,
                 revocations,
