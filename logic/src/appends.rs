@@ -17,8 +17,7 @@ use natter_proto::{
     },
 };
 use prost::Message as _;
-use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tonic::{Code, Status};
 
 /// Calls at once. Two keep the repo's writer fed: while it stores one call's appends, the
@@ -80,26 +79,16 @@ impl Appends {
     }
 }
 
-async fn run(messages: MessageStoreClient<Transport>, mut asks: mpsc::Receiver<Ask>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        if asks.recv_many(&mut batch, BATCH).await == 0 {
-            return;
-        }
-        let batch = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-        let messages = messages.clone();
-        tokio::spawn(async move {
-            let calls = calls(batch)
-                .into_iter()
-                .map(|asks| call(messages.clone(), asks));
+async fn run(messages: MessageStoreClient<Transport>, asks: mpsc::Receiver<Ask>) {
+    crate::gather::serve(asks, IN_FLIGHT, BATCH, |batch| {
+        let calls: Vec<_> = (calls(batch).into_iter())
+            .map(|asks| call(messages.clone(), asks))
+            .collect();
+        async move {
             futures::future::join_all(calls).await;
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Splits what was taken into calls of at most [`MAX_CALL_BYTES`], keeping the order.

@@ -14,6 +14,7 @@ pub mod config;
 mod convert;
 mod error;
 mod fanout;
+mod gather;
 pub mod keys;
 mod lookups;
 mod passwords;

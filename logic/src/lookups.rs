@@ -12,8 +12,8 @@ use natter_proto::{
     Transport,
     repo::{LookupRequest, UserNodes, presence_store_client::PresenceStoreClient},
 };
-use std::{collections::HashMap, sync::Arc};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
 
 /// Lookup calls at once.
 const IN_FLIGHT: usize = 4;
@@ -53,23 +53,12 @@ impl Lookups {
     }
 }
 
-async fn run(presence: PresenceStoreClient<Transport>, mut asks: mpsc::Receiver<Ask>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        if asks.recv_many(&mut batch, BATCH).await == 0 {
-            return;
-        }
-        let batch = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+async fn run(presence: PresenceStoreClient<Transport>, asks: mpsc::Receiver<Ask>) {
+    crate::gather::serve(asks, IN_FLIGHT, BATCH, |batch| {
         let mut presence = presence.clone();
-        tokio::spawn(async move {
-            answer(&mut presence, batch).await;
-            drop(slot);
-        });
-    }
+        async move { answer(&mut presence, batch).await }
+    })
+    .await;
 }
 
 /// One call for the union of the batch's ids; each ask gets the entries of its own ids.
