@@ -7,7 +7,8 @@
 //! here, and whatever queued while the earlier calls were in flight goes as one
 //! `AppendMessages` call; each sender gets its own outcome. A lone send on a quiet server
 //! still goes at once, since up to [`IN_FLIGHT`] calls run together. With the repo in the same
-//! process each append makes its own call (`LogicConfig::batch_appends`).
+//! process each append makes its own call (`LogicConfig::batch_appends`). `AppendMessages` is
+//! newer than `AppendMessage`: in a rolling upgrade, upgrade the repo nodes first.
 
 use natter_proto::{
     Transport,
@@ -120,25 +121,23 @@ async fn call(mut messages: MessageStoreClient<Transport>, asks: Vec<Ask>) {
         .await
     {
         Ok(response) => response.into_inner().outcomes,
-        Err(status) => {
-            for reply in replies {
-                let _ = reply.send(Err(status.clone()));
-            }
-            return;
-        }
+        Err(status) => return fail_all(replies, &status),
     };
     if outcomes.len() != count {
         let status = Status::internal(format!(
             "the repo answered {} of {count} appends",
             outcomes.len()
         ));
-        for reply in replies {
-            let _ = reply.send(Err(status.clone()));
-        }
-        return;
+        return fail_all(replies, &status);
     }
     for (reply, outcome) in replies.into_iter().zip(outcomes) {
         let _ = reply.send(answer(outcome));
+    }
+}
+
+fn fail_all(replies: Vec<oneshot::Sender<Answer>>, status: &Status) {
+    for reply in replies {
+        let _ = reply.send(Err(status.clone()));
     }
 }
 
