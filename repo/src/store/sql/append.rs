@@ -133,9 +133,10 @@ pub(crate) enum BatchError {
     MissingConversation,
 }
 
-/// Expands `BatchAppender` for `$pools` (which has `writer()`, `begin_write()` and
-/// `store_batch()`), storing batches with the statements of `sql::$statements` (`append_arrays` or
-/// `append_lists`); `$store` provides the shared helper queries.
+/// Expands `BatchAppender` for `$pools`, which stores a batch itself (`store_batch()`, with
+/// the statements of `sql::$statements`: `append_arrays` or `append_lists`) and has `writer()`
+/// and `begin_write()` for the lone path; `sql::$statements::LONE_PATH_FOR_ONE` says whether a
+/// batch of one takes that path. `$store` provides the shared helper queries.
 macro_rules! impl_append {
     ($pools:ty, $store:ty, $statements:ident) => {
         mod append_impl {
