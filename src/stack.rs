@@ -53,6 +53,11 @@ pub async fn embedded(
     let logic_routes = natter_logic::routes(logic.clone(), &token);
     let publishes = logic.clone();
     let tasks = TaskTracker::new();
+    // Logic is in this process too: a send call is as cheap as an append call.
+    let comet = CometConfig {
+        batch_sends: false,
+        ..comet
+    };
     let comet = Comet::start(
         comet,
         local_transport(logic_routes.clone(), &token),

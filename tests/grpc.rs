@@ -5,10 +5,13 @@ mod common;
 
 use common::{Backend, Stack};
 use natter_proto::logic::{
-    CreateDirectRequest, RegisterRequest, SendMessageRequest, SyncMessagesRequest,
-    auth_service_client::AuthServiceClient, conversation_service_client::ConversationServiceClient,
-    message_service_client::MessageServiceClient,
+    CreateDirectRequest, RegisterRequest, SendAs, SendMessageRequest, SendMessagesRequest,
+    SyncMessagesRequest, auth_service_client::AuthServiceClient,
+    conversation_service_client::ConversationServiceClient,
+    message_service_client::MessageServiceClient, send_outcome::Outcome,
 };
+use natter_testkit::Socket;
+use reqwest::{Method, StatusCode};
 use tonic::{Code, Request, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -135,4 +138,149 @@ async fn a_backend_service_registers_and_sends_a_message_over_grpc(backend: Back
         .into_inner();
     assert_eq!(page.messages.len(), 1);
     assert_eq!(page.messages[0].content, "over gRPC");
+}
+
+/// Comet nodes send their sockets' messages in shared `SendMessages` calls (distributed form,
+/// where the service credential is known): each send is answered exactly as that user's own
+/// `SendMessage` call would have been, in order, and only the service credential may call it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_messages_answers_each_users_send_as_their_own_call_would() {
+    let stack = Stack::start(Backend::Postgres, 1).await;
+    let api = stack.api(0);
+    let (a, b, c, d) = (
+        api.new_user().await.unwrap(),
+        api.new_user().await.unwrap(),
+        api.new_user().await.unwrap(),
+        api.new_user().await.unwrap(),
+    );
+    let chat = api.direct(&a.access_token, &b.user_id).await.unwrap();
+    let session_of = |token: String| {
+        let ws = stack.ws(0);
+        async move {
+            let (_socket, auth) = Socket::open(&ws, &token, "grpc-test").await.unwrap();
+            auth["session_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (a_session, b_session, c_session, d_session) = (
+        session_of(a.access_token.clone()).await,
+        session_of(b.access_token.clone()).await,
+        session_of(c.access_token.clone()).await,
+        session_of(d.access_token.clone()).await,
+    );
+    let (status, _) = api
+        .call(Method::POST, "/v1/logout", Some(&d.access_token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let send = |text: &str, client_msg_id: Option<&str>| SendMessageRequest {
+        conversation_id: chat.clone(),
+        content: text.into(),
+        client_msg_id: client_msg_id.map(Into::into),
+        ..Default::default()
+    };
+    let send_as = |user: &str, session: &str, req: SendMessageRequest| SendAs {
+        user_id: user.into(),
+        session_id: session.into(),
+        connection_id: String::new(),
+        send: Some(req),
+    };
+    let sends = vec![
+        send_as(&a.user_id, &a_session, send("one", Some("k-1"))),
+        send_as(&c.user_id, &c_session, send("not a member", None)),
+        send_as(&b.user_id, &b_session, send("two", None)),
+        send_as(&a.user_id, &a_session, send("one again", Some("k-1"))),
+        send_as(&d.user_id, &d_session, send("logged out", None)),
+        send_as("", "", send("nobody", None)),
+        send_as(&a.user_id, &a_session, send("", None)),
+    ];
+    let ch = channel(&stack).await;
+    let mut messages = MessageServiceClient::new(ch);
+    let mut req = Request::new(SendMessagesRequest {
+        sends: sends.clone(),
+    });
+    let bearer = stack.service_bearer().expect("distributed stack");
+    req.metadata_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let outcomes = messages
+        .send_messages(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .outcomes;
+    assert_eq!(outcomes.len(), sends.len());
+    let sent = |i: usize| match &outcomes[i].outcome {
+        Some(Outcome::Sent(sent)) => sent.clone(),
+        other => panic!("send {i} was not sent: {other:?}"),
+    };
+    let failed = |i: usize| match &outcomes[i].outcome {
+        Some(Outcome::Failed(failed)) => (Code::from(failed.code), failed.message.clone()),
+        other => panic!("send {i} did not fail: {other:?}"),
+    };
+    let (one, two, again) = (sent(0), sent(2), sent(3));
+    let seq = |s: &natter_proto::logic::SendMessageResponse| s.message.as_ref().unwrap().seq;
+    assert_eq!((seq(&one), seq(&two), seq(&again)), (1, 2, 1));
+    assert!(!one.duplicate && !two.duplicate && again.duplicate);
+    assert_eq!(
+        failed(4),
+        (Code::Unauthenticated, "session was revoked".into())
+    );
+    assert_eq!(failed(5).0, Code::Unauthenticated);
+    // The same refusals as the users' own calls, code and message.
+    for (i, token) in [(1, &c.access_token), (6, &a.access_token)] {
+        let own = messages
+            .send_message(as_user(sends[i].send.clone().unwrap(), token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            failed(i),
+            (own.code(), own.message().to_owned()),
+            "send {i}"
+        );
+        assert_ne!(own.code(), Code::Ok);
+    }
+    let page = messages
+        .sync_messages(as_user(
+            SyncMessagesRequest {
+                conversation_id: chat.clone(),
+                after_seq: 0,
+                limit: 0,
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored: Vec<_> = page
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.sender_id.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            (1, a.user_id.as_str(), "one"),
+            (2, b.user_id.as_str(), "two")
+        ]
+    );
+
+    // An end user may not speak for others, and a call is bounded.
+    let err = messages
+        .send_messages(as_user(
+            SendMessagesRequest {
+                sends: sends.clone(),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let mut req = Request::new(SendMessagesRequest {
+        sends: vec![sends[0].clone(); 257],
+    });
+    req.metadata_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let err = messages.send_messages(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("at most 256"), "{}", err.message());
 }

@@ -42,13 +42,7 @@ pub async fn send(
         client_msg_id: body.client_msg_id,
         metadata: body.metadata.unwrap_or_default(),
     };
-    let out = state
-        .logic
-        .messages
-        .clone()
-        .send_message(who.request(req))
-        .await?
-        .into_inner();
+    let out = state.sends.call(crate::sends::send_as(who, req)).await?;
     let message = out
         .message
         .ok_or_else(|| ApiError::new(tonic::Code::Internal, "internal error"))?;

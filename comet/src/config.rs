@@ -21,6 +21,10 @@ pub struct CometConfig {
     pub requests_per_second: u32,
     /// How often this node refreshes the presence TTL of the users it holds.
     pub presence_refresh: Duration,
+    /// Send concurrent messages to logic in shared `SendMessages` calls (see [`crate::sends`]).
+    /// Off when logic runs in the same process, where waiting to share a call only adds
+    /// latency.
+    pub batch_sends: bool,
 }
 
 impl Default for CometConfig {
@@ -34,6 +38,7 @@ impl Default for CometConfig {
             max_body_bytes: 256 * 1024,
             requests_per_second: 50,
             presence_refresh: Duration::from_secs(20),
+            batch_sends: true,
         }
     }
 }

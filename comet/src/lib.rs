@@ -15,6 +15,7 @@ mod logic;
 mod outbox;
 mod push;
 pub mod registry;
+mod sends;
 mod ws;
 
 pub use config::CometConfig;
@@ -34,6 +35,8 @@ pub(crate) struct AppState {
 pub(crate) struct Shared {
     pub config: CometConfig,
     pub logic: logic::LogicClients,
+    /// Messages sent by concurrent sockets and REST calls, sent to logic together.
+    pub sends: sends::Sends,
     pub verifier: Verifier,
     pub registry: registry::Registry,
     /// Held for the node's lifetime: a bus's subscriptions end when the bus is dropped.
@@ -80,10 +83,15 @@ impl Comet {
         let verifier =
             Verifier::from_public_pem(&key).map_err(|e| CometError::Key(e.to_string()))?;
         let subscription = bus.subscribe(&config.node_id).await?;
+        let sends = sends::Sends::start(
+            sends::LogicSends(logic.messages.clone()),
+            config.batch_sends,
+        );
         let state = AppState {
             inner: Arc::new(Shared {
                 config,
                 logic,
+                sends,
                 verifier,
                 registry: registry::Registry::default(),
                 _bus: bus,

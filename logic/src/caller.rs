@@ -40,6 +40,29 @@ impl Caller {
             .unwrap_or_default()
     }
 
+    /// A trusted tier acting for a user: what the `x-natter-*` metadata of a service call
+    /// names, or one send of a comet node's `SendMessages`. Empty values are absent.
+    pub fn service_for(user_id: &str, session_id: &str, connection_id: &str) -> Caller {
+        let given = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        Caller {
+            user_id: given(user_id),
+            session_id: given(session_id),
+            connection_id: given(connection_id),
+            service: true,
+        }
+    }
+
+    /// Refuses a call made with (or for) a session revoked since its token was issued.
+    pub fn refuse_revoked(&self, revocations: &Revocations) -> Result<(), Status> {
+        if let Some(session) = &self.session_id
+            && revocations.is_revoked(session)
+        {
+            tracing::debug!(user_id = ?self.user_id, "refused a revoked session");
+            return Err(Status::unauthenticated("session was revoked"));
+        }
+        Ok(())
+    }
+
     /// The end user behind the call, or UNAUTHENTICATED.
     pub fn user(&self) -> Result<User<'_>, LogicError> {
         let id = self
@@ -74,12 +97,11 @@ pub fn interceptor(
     move |mut req: Request<()>| {
         let caller = match bearer_of(&req) {
             None => Caller::default(),
-            Some(presented) if token.matches(presented) => Caller {
-                user_id: header(&req, USER_HEADER),
-                session_id: header(&req, SESSION_HEADER),
-                connection_id: header(&req, CONNECTION_HEADER),
-                service: true,
-            },
+            Some(presented) if token.matches(presented) => Caller::service_for(
+                header(&req, USER_HEADER),
+                header(&req, SESSION_HEADER),
+                header(&req, CONNECTION_HEADER),
+            ),
             Some(jwt) => {
                 let claims = verifier.verify(jwt).map_err(|err| {
                     tracing::debug!(%err, "refused access token");
@@ -93,18 +115,12 @@ pub fn interceptor(
                 }
             }
         };
-        if let Some(session) = &caller.session_id
-            && revocations.is_revoked(session)
-        {
-            tracing::debug!(user_id = ?caller.user_id, "refused a revoked session");
-            return Err(Status::unauthenticated("session was revoked"));
-        }
+        caller.refuse_revoked(&revocations)?;
         req.extensions_mut().insert(caller);
         Ok(req)
     }
 }
 
-fn header<T>(req: &Request<T>, name: &str) -> Option<String> {
-    let value = req.metadata().get(name)?.to_str().ok()?;
-    (!value.is_empty()).then(|| value.to_owned())
+fn header<'r, T>(req: &'r Request<T>, name: &str) -> &'r str {
+    (req.metadata().get(name)).map_or("", |v| v.to_str().unwrap_or_default())
 }

@@ -14,7 +14,6 @@ pub mod config;
 mod convert;
 mod error;
 mod fanout;
-mod gather;
 pub mod keys;
 mod lookups;
 mod passwords;
@@ -77,7 +76,10 @@ impl Logic {
     /// `repo` reaches the repo tier (in this process or not); `bus` carries fan-out to comets.
     pub fn new(config: LogicConfig, keys: SigningKeys, repo: Transport, bus: Arc<dyn Bus>) -> Self {
         let repo = repo::Repo::new(repo);
-        let appends = appends::Appends::start(repo.messages.clone(), config.batch_appends);
+        let appends = appends::Appends::start(
+            appends::RepoAppends(repo.messages.clone()),
+            config.batch_appends,
+        );
         let breaker = Arc::<breaker::Breaker>::default();
         let fanout = fanout::Fanout::new(repo.presence.clone(), bus.clone(), breaker.clone())
             .broadcast_over(config.broadcast_over);

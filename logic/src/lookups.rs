@@ -54,7 +54,7 @@ impl Lookups {
 }
 
 async fn run(presence: PresenceStoreClient<Transport>, asks: mpsc::Receiver<Ask>) {
-    crate::gather::serve(asks, IN_FLIGHT, BATCH, |batch| {
+    natter_proto::gather::serve(asks, IN_FLIGHT, BATCH, |batch| {
         let mut presence = presence.clone();
         async move { answer(&mut presence, batch).await }
     })

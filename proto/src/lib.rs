@@ -33,6 +33,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod access;
 pub mod credential;
+pub mod gather;
 pub mod json;
 mod retry;
 mod transport;

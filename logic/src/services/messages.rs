@@ -9,9 +9,10 @@ use natter_proto::{
     json::{self, MessageJson},
     logic::{
         Empty, ListMessagesRequest, ListMessagesResponse, Message, MessageRef, MessageStatus,
-        MessageStatusResponse, MessageType, SendMessageRequest, SendMessageResponse,
-        StreamMessagesRequest, SyncMessagesRequest, TypingRequest,
-        message_service_server::MessageService, stream_messages_request::From as StreamFrom,
+        MessageStatusResponse, MessageType, SendFailure, SendMessageRequest, SendMessageResponse,
+        SendMessagesRequest, SendMessagesResponse, SendOutcome, StreamMessagesRequest,
+        SyncMessagesRequest, TypingRequest, message_service_server::MessageService,
+        send_outcome::Outcome, stream_messages_request::From as StreamFrom,
     },
     repo::{self, AppendMessageRequest, GetMessageForRequest, GetMessageRequest, MessageFor},
 };
@@ -19,6 +20,8 @@ use std::collections::HashMap;
 use tonic::{Code, Request, Response, Status};
 
 const DEFAULT_PAGE: i32 = 50;
+/// Sends in one `SendMessages` call at most: one repo group-commit batch.
+const MAX_SENDS_PER_CALL: usize = 256;
 const MAX_PAGE: i32 = 100;
 
 /// A page size the client asked for: 0 means the default; more than the maximum is an error
@@ -56,75 +59,42 @@ impl MessageService for crate::Logic {
         req: Request<SendMessageRequest>,
     ) -> Result<Response<SendMessageResponse>, Status> {
         let caller = Caller::of(&req);
-        let me = caller.user()?;
-        let req = req.into_inner();
-        let conversation_id = validate::id(&req.conversation_id, "conversation_id")?.to_owned();
-        let kind = match req.r#type() {
-            MessageType::System => {
-                return Err(
-                    LogicError::invalid("system messages are written by the server").into(),
-                );
-            }
-            other => json::message_type_name(other),
-        };
-        if req.content.len() > validate::MAX_CONTENT_BYTES {
-            return Err(LogicError::invalid("content is larger than 64 KiB").into());
+        Ok(Response::new(self.send(&caller, req.into_inner()).await?))
+    }
+
+    async fn send_messages(
+        &self,
+        req: Request<SendMessagesRequest>,
+    ) -> Result<Response<SendMessagesResponse>, Status> {
+        Caller::of(&req).require_service()?;
+        let sends = req.into_inner().sends;
+        if sends.len() > MAX_SENDS_PER_CALL {
+            return Err(LogicError::invalid(format!(
+                "{} sends in one call: at most {MAX_SENDS_PER_CALL}",
+                sends.len()
+            ))
+            .into());
         }
-        if req.content.is_empty() && req.metadata.is_empty() {
-            return Err(LogicError::invalid("content must not be empty").into());
-        }
-        validate::no_nul(&req.content, "content")?;
-        if let Some(id) = &req.client_msg_id {
-            if id.is_empty() || id.len() > validate::MAX_CLIENT_MSG_ID {
-                return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
-            }
-            validate::no_nul(id, "client_msg_id")?;
-        }
-        let metadata_json = check_metadata(&req.metadata)?;
-        // Blocks (and, when configured, friendship) gate direct chats: the repo checks them
-        // in the append's own transaction (see `append_refusal`).
-        let append = AppendMessageRequest {
-            message_id: convert::new_id(),
-            conversation_id,
-            sender_id: me.id.to_owned(),
-            kind: kind.to_owned(),
-            content: req.content,
-            metadata_json,
-            client_msg_id: req.client_msg_id,
-            created_at: now_ms(),
-            direct_requires_friendship: self.inner.config.direct_requires_friendship,
-        };
-        // Taken before storing, released once published: this instance publishes in seq order.
-        let mut ticket = self.inner.sequencer.ticket(&append.conversation_id);
-        let stored = (self.inner.appends.append(append).await).map_err(append_refusal)?;
-        let message = convert::message(stored.message.unwrap_or_default());
-        if !stored.duplicate {
-            let push = Push {
-                frame: json::push_frame("message", &MessageJson(&message)).into(),
-                exclude_connection_id: me.connection_id.to_owned(),
-                conversation_id: message.conversation_id.clone(),
-                seq: message.seq,
+        // Joined, not spawned: each send queues its append on its first poll, in the call's
+        // order, so they reach the repo together (and a user's sends keep their order).
+        let outcomes = futures::future::join_all(sends.into_iter().map(|one| async move {
+            let caller = Caller::service_for(&one.user_id, &one.session_id, &one.connection_id);
+            let sent = match caller.refuse_revoked(&self.inner.revocations) {
+                Ok(()) => self.send(&caller, one.send.unwrap_or_default()).await,
+                Err(status) => Err(status),
             };
-            let timeout = self.inner.config.fanout_timeout;
-            let (logic, published) = (self.clone(), message.clone());
-            // Stored is done: the reply does not wait for the bus (see `background`).
-            let publish = async move {
-                let fanout = &logic.inner.fanout;
-                // Looked up before taking turns: only the publishing itself is in seq order.
-                let route = fanout.route(stored.member_ids, timeout).await;
-                ticket.turn(published.seq).await;
-                tokio::join!(
-                    fanout.deliver(route, Event::Push(push), timeout),
-                    logic.inner.streams.publish(&published, timeout),
-                );
-                drop(ticket);
-            };
-            self.inner.background.spawn(publish).await;
-        }
-        Ok(Response::new(SendMessageResponse {
-            message: Some(message),
-            duplicate: stored.duplicate,
+            SendOutcome {
+                outcome: Some(match sent {
+                    Ok(sent) => Outcome::Sent(sent),
+                    Err(status) => Outcome::Failed(SendFailure {
+                        code: status.code() as i32,
+                        message: status.message().to_owned(),
+                    }),
+                }),
+            }
         }))
+        .await;
+        Ok(Response::new(SendMessagesResponse { outcomes }))
     }
 
     async fn list_messages(
@@ -301,6 +271,82 @@ impl MessageService for crate::Logic {
 }
 
 impl crate::Logic {
+    /// One user's send: what `SendMessage` answers, and each send of `SendMessages`.
+    async fn send(
+        &self,
+        caller: &Caller,
+        req: SendMessageRequest,
+    ) -> Result<SendMessageResponse, Status> {
+        let me = caller.user()?;
+        let conversation_id = validate::id(&req.conversation_id, "conversation_id")?.to_owned();
+        let kind = match req.r#type() {
+            MessageType::System => {
+                return Err(
+                    LogicError::invalid("system messages are written by the server").into(),
+                );
+            }
+            other => json::message_type_name(other),
+        };
+        if req.content.len() > validate::MAX_CONTENT_BYTES {
+            return Err(LogicError::invalid("content is larger than 64 KiB").into());
+        }
+        if req.content.is_empty() && req.metadata.is_empty() {
+            return Err(LogicError::invalid("content must not be empty").into());
+        }
+        validate::no_nul(&req.content, "content")?;
+        if let Some(id) = &req.client_msg_id {
+            if id.is_empty() || id.len() > validate::MAX_CLIENT_MSG_ID {
+                return Err(LogicError::invalid("client_msg_id must be 1 to 64 characters").into());
+            }
+            validate::no_nul(id, "client_msg_id")?;
+        }
+        let metadata_json = check_metadata(&req.metadata)?;
+        // Blocks (and, when configured, friendship) gate direct chats: the repo checks them
+        // in the append's own transaction (see `append_refusal`).
+        let append = AppendMessageRequest {
+            message_id: convert::new_id(),
+            conversation_id,
+            sender_id: me.id.to_owned(),
+            kind: kind.to_owned(),
+            content: req.content,
+            metadata_json,
+            client_msg_id: req.client_msg_id,
+            created_at: now_ms(),
+            direct_requires_friendship: self.inner.config.direct_requires_friendship,
+        };
+        // Taken before storing, released once published: this instance publishes in seq order.
+        let mut ticket = self.inner.sequencer.ticket(&append.conversation_id);
+        let stored = (self.inner.appends.call(append).await).map_err(append_refusal)?;
+        let message = convert::message(stored.message.unwrap_or_default());
+        if !stored.duplicate {
+            let push = Push {
+                frame: json::push_frame("message", &MessageJson(&message)).into(),
+                exclude_connection_id: me.connection_id.to_owned(),
+                conversation_id: message.conversation_id.clone(),
+                seq: message.seq,
+            };
+            let timeout = self.inner.config.fanout_timeout;
+            let (logic, published) = (self.clone(), message.clone());
+            // Stored is done: the reply does not wait for the bus (see `background`).
+            let publish = async move {
+                let fanout = &logic.inner.fanout;
+                // Looked up before taking turns: only the publishing itself is in seq order.
+                let route = fanout.route(stored.member_ids, timeout).await;
+                ticket.turn(published.seq).await;
+                tokio::join!(
+                    fanout.deliver(route, Event::Push(push), timeout),
+                    logic.inner.streams.publish(&published, timeout),
+                );
+                drop(ticket);
+            };
+            self.inner.background.spawn(publish).await;
+        }
+        Ok(SendMessageResponse {
+            message: Some(message),
+            duplicate: stored.duplicate,
+        })
+    }
+
     /// The message `r` names with the caller's place in its conversation: NOT_FOUND for an
     /// unknown conversation, PERMISSION_DENIED when the caller is not in it, then NOT_FOUND for
     /// an unknown message (so outsiders learn nothing about the messages).
