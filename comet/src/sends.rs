@@ -28,8 +28,7 @@ pub struct LogicSends(pub MessageServiceClient<Transport>);
 impl Many for LogicSends {
     type Item = SendAs;
     type Answer = SendMessageResponse;
-    /// Logic's limit.
-    const BATCH: usize = 256;
+    const BATCH: usize = natter_proto::limits::MAX_SENDS_PER_CALL;
 
     async fn one(&self, send: SendAs) -> Result<SendMessageResponse, Status> {
         let who = Identity {

@@ -28,8 +28,7 @@ pub struct RepoAppends(pub MessageStoreClient<Transport>);
 impl Many for RepoAppends {
     type Item = AppendMessageRequest;
     type Answer = AppendMessageResponse;
-    /// The repo's limit: one group-commit batch.
-    const BATCH: usize = 256;
+    const BATCH: usize = natter_proto::limits::MAX_APPENDS_PER_CALL;
 
     async fn one(&self, append: AppendMessageRequest) -> Result<AppendMessageResponse, Status> {
         let reply = self.0.clone().append_message(append).await?;

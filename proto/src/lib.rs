@@ -34,6 +34,14 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod access;
 pub mod credential;
 pub mod gather;
+
+/// Bounds of the batched calls between tiers, which both sides of each call know.
+pub mod limits {
+    /// Appends in one repo `AppendMessages` call at most: one group-commit batch.
+    pub const MAX_APPENDS_PER_CALL: usize = 256;
+    /// Sends in one logic `SendMessages` call at most.
+    pub const MAX_SENDS_PER_CALL: usize = 256;
+}
 pub mod json;
 mod retry;
 mod transport;

@@ -4,6 +4,7 @@ use crate::{
     stream::{MessageStream, Scope, Start},
     validate,
 };
+use natter_proto::limits::MAX_SENDS_PER_CALL;
 use natter_proto::{
     bus::{Push, envelope::Event},
     json::{self, MessageJson},
@@ -20,8 +21,6 @@ use std::collections::HashMap;
 use tonic::{Code, Request, Response, Status};
 
 const DEFAULT_PAGE: i32 = 50;
-/// Sends in one `SendMessages` call at most: one repo group-commit batch.
-const MAX_SENDS_PER_CALL: usize = 256;
 const MAX_PAGE: i32 = 100;
 
 /// A page size the client asked for: 0 means the default; more than the maximum is an error

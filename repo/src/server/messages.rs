@@ -8,7 +8,8 @@ use natter_proto::repo::{
 use tonic::{Request, Response, Status};
 
 /// Most appends in one `AppendMessages` call: what one group-commit batch stores.
-pub const MAX_APPENDS_PER_CALL: usize = crate::store::MAX_BATCH;
+pub use natter_proto::limits::MAX_APPENDS_PER_CALL;
+const _: () = assert!(MAX_APPENDS_PER_CALL <= crate::store::MAX_BATCH);
 
 #[tonic::async_trait]
 impl MessageStore for RepoService {
