@@ -58,6 +58,12 @@ impl ApiError {
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let message = match status.code() {
+            // Logic went away mid-call (a restart): the outcome is unknown, a retry is the
+            // client's to make (`send` with its client_msg_id is stored once).
+            _ if natter_proto::peer_went_away(&status) => {
+                tracing::warn!(%status, "logic went away mid-call");
+                return Self::new(Code::Unavailable, "service temporarily unavailable, retry");
+            }
             // logic already sanitizes these; a transport failure's text is ours to hide.
             Code::Internal | Code::Unknown | Code::DataLoss => "internal error".to_owned(),
             Code::Unavailable if status.message().starts_with("transport") => {
@@ -140,5 +146,17 @@ mod tests {
         let err = ApiError::from(tonic::Status::internal("db password=x"));
         assert_eq!(err.message, "internal error");
         assert_eq!(err.code_name(), "INTERNAL");
+    }
+
+    #[test]
+    fn a_call_cut_off_by_a_restarting_logic_is_unavailable_to_retry() {
+        let mut status = tonic::Status::internal("h2 protocol error: http2 error");
+        status.set_source(std::sync::Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        let err = ApiError::from(status);
+        assert_eq!(err.code_name(), "UNAVAILABLE");
+        assert_eq!(err.message, "service temporarily unavailable, retry");
+        assert_eq!(err.http_status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -35,6 +35,9 @@ impl LogicError {
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
                 Self::Unavailable(status.message().to_owned())
             }
+            _ if natter_proto::peer_went_away(&status) => {
+                Self::Unavailable(format!("the repo went away mid-call: {}", status.message()))
+            }
             _ => Self::Internal(format!(
                 "repo answered {:?}: {}",
                 status.code(),
@@ -82,5 +85,14 @@ mod tests {
         assert_eq!(Status::from(err).code(), Code::Unavailable);
         let err = LogicError::upstream(Status::data_loss("x"));
         assert_eq!(Status::from(err).code(), Code::Internal);
+        // The connection broke mid-call (a repo restart): tonic says INTERNAL, with the
+        // transport error as its source.
+        let mut broken = Status::internal("h2 protocol error: http2 error");
+        broken.set_source(std::sync::Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        let status = Status::from(LogicError::upstream(broken));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "service temporarily unavailable, retry");
     }
 }

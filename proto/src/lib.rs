@@ -46,5 +46,5 @@ pub mod json;
 mod retry;
 mod transport;
 pub use credential::ServiceToken;
-pub use retry::retrying;
+pub use retry::{peer_went_away, retrying};
 pub use transport::{Transport, TransportError, channel_transport, local_transport};

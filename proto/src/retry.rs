@@ -58,6 +58,15 @@ async fn call(inner: Transport, req: Request<Body>) -> Result<Response<Body>, Tr
     }
 }
 
+/// Whether `status` was made here from a broken connection (the peer went away mid-call, as in
+/// a restart) rather than answered by the peer: the outcome is unknown, and the call's caller
+/// should hear UNAVAILABLE (retry with backoff; a `send` with its `client_msg_id` is stored
+/// once), not INTERNAL. tonic reports an HTTP/2 failure as INTERNAL with the transport error as
+/// its source; a status the peer sent has no source.
+pub fn peer_went_away(status: &tonic::Status) -> bool {
+    status.source().is_some()
+}
+
 /// Whether the error says the peer never got the call (so sending it again is safe).
 fn never_connected(err: &TransportError) -> bool {
     let mut source = err.source();
