@@ -4,10 +4,10 @@ use crate::{
     stream::{MessageStream, Scope, Start},
     validate,
 };
-use natter_proto::limits::MAX_SENDS_PER_CALL;
 use natter_proto::{
     bus::{Push, envelope::Event},
     json::{self, MessageJson},
+    limits::MAX_SENDS_PER_CALL,
     logic::{
         Empty, ListMessagesRequest, ListMessagesResponse, Message, MessageRef, MessageStatus,
         MessageStatusResponse, MessageType, SendFailure, SendMessageRequest, SendMessageResponse,
