@@ -11,10 +11,10 @@
 use crate::logic::Identity;
 use natter_proto::{
     Transport,
-    gather::{Gathered, Many, failure},
+    gather::{Gathered, Many},
     logic::{
         SendAs, SendMessageRequest, SendMessageResponse, SendMessagesRequest, SendOutcome,
-        message_service_client::MessageServiceClient, send_outcome::Outcome,
+        message_service_client::MessageServiceClient,
     },
 };
 use tonic::Status;
@@ -53,7 +53,7 @@ impl Many for LogicSends {
             .into_inner()
             .outcomes
             .into_iter()
-            .map(answer)
+            .map(SendOutcome::answer)
             .collect())
     }
 }
@@ -65,14 +65,5 @@ pub fn send_as(who: &Identity, req: SendMessageRequest) -> SendAs {
         session_id: who.session_id.clone(),
         connection_id: who.connection_id.clone().unwrap_or_default(),
         send: Some(req),
-    }
-}
-
-/// One send's outcome as the answer `SendMessage` would have given.
-fn answer(outcome: SendOutcome) -> Result<SendMessageResponse, Status> {
-    match outcome.outcome {
-        Some(Outcome::Sent(sent)) => Ok(sent),
-        Some(Outcome::Failed(failed)) => Err(failure(failed.code, failed.message)),
-        None => Err(Status::internal("logic answered a send with no outcome")),
     }
 }

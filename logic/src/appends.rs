@@ -11,10 +11,10 @@
 
 use natter_proto::{
     Transport,
-    gather::{Gathered, Many, failure},
+    gather::{Gathered, Many},
     repo::{
         AppendMessageRequest, AppendMessageResponse, AppendMessagesRequest, AppendOutcome,
-        append_outcome::Outcome, message_store_client::MessageStoreClient,
+        message_store_client::MessageStoreClient,
     },
 };
 use tonic::Status;
@@ -45,37 +45,7 @@ impl Many for RepoAppends {
             .into_inner()
             .outcomes
             .into_iter()
-            .map(answer)
+            .map(AppendOutcome::answer)
             .collect())
-    }
-}
-
-/// One append's outcome as the answer `AppendMessage` would have given.
-fn answer(outcome: AppendOutcome) -> Result<AppendMessageResponse, Status> {
-    match outcome.outcome {
-        Some(Outcome::Stored(stored)) => Ok(stored),
-        Some(Outcome::Failed(failed)) => Err(failure(failed.code, failed.message)),
-        None => Err(Status::internal(
-            "the repo answered an append with no outcome",
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tonic::Code;
-
-    #[test]
-    fn a_failed_outcome_keeps_its_code_and_message() {
-        let failed = AppendOutcome {
-            outcome: Some(Outcome::Failed(natter_proto::repo::AppendFailure {
-                code: Code::FailedPrecondition as i32,
-                message: "not a member".into(),
-            })),
-        };
-        let status = answer(failed).unwrap_err();
-        assert_eq!(status.code(), Code::FailedPrecondition);
-        assert_eq!(status.message(), "not a member");
     }
 }

@@ -11,7 +11,7 @@
 use prost::Message;
 use std::{future::Future, sync::Arc};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// A call with a batched form: one item alone, or many with one answer each.
 pub trait Many: Clone + Send + Sync + 'static {
@@ -87,12 +87,6 @@ impl<C: Many> Gathered<C> {
             }
         }
     }
-}
-
-/// A failure carried in a batched answer, as the status a call of its own would have ended
-/// with.
-pub fn failure(code: i32, message: String) -> Status {
-    Status::new(Code::from(code), message)
 }
 
 async fn run<C: Many>(call: C, asks: mpsc::Receiver<Ask<C>>) {
@@ -183,6 +177,7 @@ mod tests {
     use super::*;
     use crate::logic::TypingRequest;
     use std::sync::Mutex;
+    use tonic::Code;
     #[tokio::test]
     async fn what_queues_behind_a_full_house_goes_as_one_batch_and_no_more_run_at_once() {
         let (tx, rx) = mpsc::channel(100);
@@ -262,7 +257,7 @@ mod tests {
             let skip = usize::from(self.short);
             Ok((items.into_iter().skip(skip))
                 .map(|i| match i.conversation_id.as_str() {
-                    "refuse" => Err(failure(Code::NotFound as i32, "no such thing".into())),
+                    "refuse" => Err(Status::not_found("no such thing")),
                     text => Ok(text.to_uppercase()),
                 })
                 .collect())

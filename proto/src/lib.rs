@@ -34,6 +34,13 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod access;
 pub mod credential;
 pub mod gather;
+pub mod json;
+mod outcomes;
+mod retry;
+mod transport;
+pub use credential::ServiceToken;
+pub use retry::{peer_went_away, retrying};
+pub use transport::{Transport, TransportError, channel_transport, local_transport};
 
 /// Bounds of the batched calls between tiers, which both sides of each call know.
 pub mod limits {
@@ -42,9 +49,3 @@ pub mod limits {
     /// Sends in one logic `SendMessages` call at most.
     pub const MAX_SENDS_PER_CALL: usize = 256;
 }
-pub mod json;
-mod retry;
-mod transport;
-pub use credential::ServiceToken;
-pub use retry::{peer_went_away, retrying};
-pub use transport::{Transport, TransportError, channel_transport, local_transport};

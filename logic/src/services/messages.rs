@@ -10,10 +10,10 @@ use natter_proto::{
     limits::MAX_SENDS_PER_CALL,
     logic::{
         Empty, ListMessagesRequest, ListMessagesResponse, Message, MessageRef, MessageStatus,
-        MessageStatusResponse, MessageType, SendFailure, SendMessageRequest, SendMessageResponse,
+        MessageStatusResponse, MessageType, SendMessageRequest, SendMessageResponse,
         SendMessagesRequest, SendMessagesResponse, SendOutcome, StreamMessagesRequest,
         SyncMessagesRequest, TypingRequest, message_service_server::MessageService,
-        send_outcome::Outcome, stream_messages_request::From as StreamFrom,
+        stream_messages_request::From as StreamFrom,
     },
     repo::{self, AppendMessageRequest, GetMessageForRequest, GetMessageRequest, MessageFor},
 };
@@ -82,15 +82,7 @@ impl MessageService for crate::Logic {
                 Ok(()) => self.send(&caller, one.send.unwrap_or_default()).await,
                 Err(status) => Err(status),
             };
-            SendOutcome {
-                outcome: Some(match sent {
-                    Ok(sent) => Outcome::Sent(sent),
-                    Err(status) => Outcome::Failed(SendFailure {
-                        code: status.code() as i32,
-                        message: status.message().to_owned(),
-                    }),
-                }),
-            }
+            SendOutcome::of(sent)
         }))
         .await;
         Ok(Response::new(SendMessagesResponse { outcomes }))

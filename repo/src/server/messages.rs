@@ -1,9 +1,9 @@
 use super::{RepoService, reply, status};
 use natter_proto::repo::{
-    AppendFailure, AppendMessageRequest, AppendMessageResponse, AppendMessagesRequest,
-    AppendMessagesResponse, AppendOutcome, GetMessageForRequest, GetMessageRequest,
-    ListMessagesRequest, ListMessagesResponse, Message, MessageFor, ReplayMessagesRequest,
-    SyncMessagesRequest, append_outcome::Outcome, message_store_server::MessageStore,
+    AppendMessageRequest, AppendMessageResponse, AppendMessagesRequest, AppendMessagesResponse,
+    AppendOutcome, GetMessageForRequest, GetMessageRequest, ListMessagesRequest,
+    ListMessagesResponse, Message, MessageFor, ReplayMessagesRequest, SyncMessagesRequest,
+    message_store_server::MessageStore,
 };
 use tonic::{Request, Response, Status};
 
@@ -38,18 +38,7 @@ impl MessageStore for RepoService {
             .into_iter()
             .map(|append| self.store.append_message(append));
         let outcomes = (futures::future::join_all(stored).await.into_iter())
-            .map(|answer| AppendOutcome {
-                outcome: Some(match answer {
-                    Ok(stored) => Outcome::Stored(stored),
-                    Err(err) => {
-                        let status = status(err);
-                        Outcome::Failed(AppendFailure {
-                            code: status.code() as i32,
-                            message: status.message().to_owned(),
-                        })
-                    }
-                }),
-            })
+            .map(|answer| AppendOutcome::of(answer.map_err(status)))
             .collect();
         Ok(Response::new(AppendMessagesResponse { outcomes }))
     }
@@ -117,7 +106,9 @@ impl MessageStore for RepoService {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use natter_proto::repo::{CreateUserRequest, GetOrCreateDirectRequest};
+    use natter_proto::repo::{
+        CreateUserRequest, GetOrCreateDirectRequest, append_outcome::Outcome,
+    };
     use natter_realtime::MemoryPresence;
     use std::sync::Arc;
     use tonic::Code;
