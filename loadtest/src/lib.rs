@@ -10,7 +10,7 @@
 //! Layout: `config` (what a run is), `cli` (flags → config), `spawn` (start the stack),
 //! `provision` (REST set-up), `client` (one socket's handshake), `session` (one socket's life),
 //! `tracker` (per-recipient seq checks), `scenario` (layout, schedule, phases), `metrics`,
-//! `sysinfo` (/proc), `progress`, `report`.
+//! `sysinfo` (/proc), `yardstick` (the machine's speed), `progress`, `report`.
 
 pub mod cli;
 mod client;
@@ -24,10 +24,12 @@ mod session;
 mod spawn;
 mod sysinfo;
 mod tracker;
+mod yardstick;
 
 pub use config::{Config, Scenario, ServerSettings, Shape, Shard, SpawnKind, Target};
 pub use report::{Percentiles, ProcReport, Report};
 pub use tracker::Delivery;
+pub use yardstick::Yardstick;
 
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +42,8 @@ pub async fn run(config: Config) -> anyhow::Result<Report> {
 /// traffic had started) and always tears down a spawned stack.
 pub async fn run_until(config: Config, interrupt: CancellationToken) -> anyhow::Result<Report> {
     config.validate()?;
+    // Before anything starts: the box is as quiet as it will be.
+    let yardstick = tokio::task::spawn_blocking(yardstick::measure).await?;
     // Before spawning: a spawned server inherits the raised limit.
     sysinfo::raise_nofile_limit()?;
     let deployment = match &config.target {
@@ -48,7 +52,8 @@ pub async fn run_until(config: Config, interrupt: CancellationToken) -> anyhow::
     };
     let result = scenario::execute(&config, &deployment, &interrupt).await;
     let stopped = deployment.stop().await;
-    let report = result?;
+    let mut report = result?;
     stopped?;
+    report.yardstick = Some(yardstick);
     Ok(report)
 }

@@ -153,6 +153,8 @@ pub struct Report {
     /// when the server is local.
     pub kernel_slab_per_socket_bytes: Option<f64>,
     pub box_cpu: Option<BoxReport>,
+    /// The machine's speed, measured before the run (see `yardstick`).
+    pub yardstick: Option<crate::yardstick::Yardstick>,
     /// Kind → (count, first example).
     pub errors: BTreeMap<String, (u64, String)>,
     pub passed: bool,
@@ -257,6 +259,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         tcp_mem_per_socket_bytes: tcp_per_socket,
         kernel_slab_per_socket_bytes: slab_per_socket,
         box_cpu,
+        yardstick: None,
         errors: m.errors(),
         passed: false,
         failures: Vec::new(),

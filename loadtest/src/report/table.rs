@@ -105,6 +105,16 @@ impl Report {
                 ),
             );
         }
+        if let Some(y) = &self.yardstick {
+            row(
+                "machine yardstick",
+                format!(
+                    "{:.1} ms for the reference work on one core, {:.1} µs per two-thread \
+                     wake-up round trip (before the run; lower is faster)",
+                    y.cpu_ms, y.wake_round_trip_us
+                ),
+            );
+        }
         if let (Some(a), Some(b)) = (self.tcp_mem_before_kib, self.tcp_mem_connected_kib) {
             let per = self
                 .tcp_mem_per_socket_bytes

@@ -10,9 +10,8 @@ use super::append_batch::{Answer, AppendQueue};
 use super::sql::append::BatchError;
 use super::sql::append_arrays;
 use natter_proto::repo::AppendMessageRequest;
-use sqlx::Postgres;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,9 +43,27 @@ pub struct PgStore {
 #[derive(Clone, Debug)]
 struct PgPools {
     pool: PgPool,
-    /// Connections the append writers keep between batches (see [`PgPools::store_batch`]).
-    held: Arc<Mutex<Vec<PoolConnection<Postgres>>>>,
+    /// The connections the append writers keep between batches, out of the pool (see
+    /// [`PgPools::store_batch`]).
+    held: Arc<Mutex<Vec<PgConnection>>>,
 }
+
+/// How the append writers' own connections plan: once per connection, and always by index.
+///
+/// Every statement of a batch looks rows up by key (a conversation, a member, a friendship,
+/// a retry key), so a nested loop over the batch's arrays probing the tables' indexes is
+/// always the right plan. Left to the statistics, the planner chose otherwise on a young
+/// database: at 4,000 msg/s over 1,000 conversations the writer's backend spent 42 % of a core
+/// (106 µs a message), mostly hashing a sequential scan of `conversations` (every message
+/// leaves a dead row version there) for the bump and the read, hashing all of `friendships`
+/// for the direct-chat check, scanning `messages` for the retry lookup, and 17 % planning
+/// the two statements afresh every batch (`force_custom_plan`, needed on the pool: see
+/// [`PgStore::connect`]). With the plan shapes fixed, the statistics can no longer pick a bad
+/// one, so each statement keeps its generic plan, made once. The settings apply to these
+/// connections only; they never go back to the pool.
+const WRITER_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; \
+    SET enable_seqscan = off; SET enable_mergejoin = off; \
+    SET enable_bitmapscan = off";
 
 impl PgPools {
     /// Where transactions and writes go (the one pool).
@@ -63,17 +80,21 @@ impl PgPools {
     /// Stores one batch (`sql::append_arrays`) on a connection the writers keep, rather than
     /// one taken from the pool per batch: a checkout costs a health-check round trip, and its
     /// return a spawned task that the next checkout waits for; together 0.5-0.9 ms of a 5-9 ms
-    /// batch at 3,000 msg/s (BENCHMARKS.md). A batch that fails hands its connection back to
-    /// the pool, whose check replaces it if it died (a PostgreSQL restart); the batch itself
-    /// stored nothing and goes down the lone path, through the pool. (A write whose outcome is
-    /// unknown is not a failed batch: its connection is kept, and the next batch's first
-    /// statement fails on it and hands it back.) A kept connection is not recycled by the
-    /// pool's lifetime limits; nothing here needs it to be.
+    /// batch at 3,000 msg/s (BENCHMARKS.md). The connection is taken out of the pool for good
+    /// (the pool may open another in its place) and set up to plan by index
+    /// ([`WRITER_SETTINGS`]). A batch that fails closes it, in case it died (a PostgreSQL
+    /// restart): the next batch opens a new one. The batch itself stored nothing and goes
+    /// down the lone path, through the pool. (A write whose outcome is unknown is not a failed
+    /// batch: its connection is kept, and the next batch's first statement fails on it.)
     async fn store_batch(&self, batch: &[AppendMessageRequest]) -> Result<Vec<Answer>, BatchError> {
         let held = self.lock_held().pop();
         let mut conn = match held {
             Some(conn) => conn,
-            None => self.pool.acquire().await?,
+            None => {
+                let mut conn = self.pool.acquire().await?.detach();
+                sqlx::raw_sql(WRITER_SETTINGS).execute(&mut conn).await?;
+                conn
+            }
         };
         let stored = append_arrays::store_batch(&mut conn, batch).await;
         if stored.is_ok() {
@@ -82,7 +103,7 @@ impl PgPools {
         stored
     }
 
-    fn lock_held(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<Postgres>>> {
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Vec<PgConnection>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -118,8 +139,10 @@ impl PgStore {
     /// waiting for the ones in use to come back.
     pub async fn close(&self) {
         self.appends.close().await;
-        // Back to the pool, which waits for every connection out of it.
-        self.pools.lock_held().clear();
+        let held: Vec<PgConnection> = self.pools.lock_held().drain(..).collect();
+        for conn in held {
+            let _ = conn.close().await;
+        }
         self.pools.pool.close().await;
     }
 

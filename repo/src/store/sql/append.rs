@@ -38,6 +38,13 @@ use std::collections::HashSet;
 /// conversation (`members_hidden_idx` answers it). SQLite has no `LATERAL`, hence the derived
 /// table.
 ///
+/// The three checks are scalar subqueries (`(SELECT 1 … LIMIT 1) IS NOT NULL`), not `EXISTS`,
+/// and the block is two of them, one per direction, not one with an `OR`: PostgreSQL may plan
+/// an `EXISTS` as one hashed scan of the whole table per statement, and did, for
+/// `friendships`, when a plan was made on a young database; and an `OR` across two key
+/// orders is no index lookup without a bitmap scan. In this form each check is one index
+/// probe per row, whatever the statistics say (see `WRITER_SETTINGS` in `store::postgres`).
+///
 /// `membership_select!(outer, inner)` adds columns: `inner` to the derived table (which sees
 /// `c`, the conversation, and `m`, the sender's `members` row), `outer` to the result (which
 /// sees `s`, the derived table). Both start with a comma.
@@ -48,10 +55,14 @@ macro_rules! membership_select {
     ($outer:literal, $inner:literal) => {
         concat!(
             "SELECT s.id, s.user_id, s.other, \
-             EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = s.user_id AND b.blocked_id = s.other) \
-               OR (b.user_id = s.other AND b.blocked_id = s.user_id)), \
-             EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other), \
-             EXISTS (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE)",
+             (SELECT 1 FROM blocks b WHERE b.user_id = s.user_id AND b.blocked_id = s.other \
+               LIMIT 1) IS NOT NULL \
+             OR (SELECT 1 FROM blocks b WHERE b.user_id = s.other AND b.blocked_id = s.user_id \
+               LIMIT 1) IS NOT NULL, \
+             (SELECT 1 FROM friendships f WHERE f.user_id = s.user_id AND f.friend_id = s.other \
+               LIMIT 1) IS NOT NULL, \
+             (SELECT 1 FROM members h WHERE h.conversation_id = s.id AND h.hidden = TRUE \
+               LIMIT 1) IS NOT NULL",
             $outer,
             " FROM (SELECT c.id, m.user_id, CASE WHEN c.kind = 'direct' THEN \
                (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id \
