@@ -28,9 +28,9 @@ pub fn measure() -> Yardstick {
     }
 }
 
-/// Best of five runs of twenty million xorshift steps (no memory traffic, no syscalls).
+/// Best of three runs of twenty million xorshift steps (no memory traffic, no syscalls).
 fn cpu_ms() -> f64 {
-    (0..5)
+    (0..3)
         .map(|_| {
             let start = Instant::now();
             let mut x: u64 = black_box(0x9E37_79B9_7F4A_7C15);
