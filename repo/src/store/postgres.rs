@@ -1,9 +1,9 @@
 //! The PostgreSQL store: the distributed form's database. The SQL lives in [`super::sql`];
-//! this file only opens the pool and runs the migrations.
+//! this file opens the pool, runs the migrations and keeps the append writers' connections.
 //!
 //! Message appends queue in front of [`APPEND_WRITERS`] writer tasks (sharded by conversation
 //! when more than one), each storing batches in two statements (see [`super::append_batch`]
-//! and `sql::append_arrays`).
+//! and `sql::append_arrays`) on a connection of its own ([`WRITER_SETTINGS`]).
 
 use super::StoreError;
 use super::append_batch::{Answer, AppendQueue};
@@ -112,13 +112,14 @@ impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and brings the schema up to date.
     /// Concurrent starts are safe: sqlx serializes migrations with an advisory lock.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        // Every statement is planned for its parameters when it runs. A prepared statement's
-        // generic plan is made once per connection, when its tables may be nearly empty (a new
-        // deployment, each load-test run): the batch's retry lookup got a hash join over a
-        // scan of all of `messages` that way, and kept it as the table grew, until it was
-        // most of the repo's database time at 5,000 msg/s. A custom plan sees the tables'
-        // current size; planning costs tens of microseconds for most statements, and about a
-        // millisecond for the batch's read (a quarter of a batch's time: BENCHMARKS.md).
+        // Every statement on the pool is planned for its parameters when it runs. A prepared
+        // statement's generic plan is made once per connection, when its tables may be nearly
+        // empty (a new deployment, each load-test run): the batch's retry lookup got a hash
+        // join over a scan of all of `messages` that way, and kept it as the table grew, until
+        // it was most of the repo's database time at 5,000 msg/s. A custom plan sees the
+        // tables' current size, for tens of microseconds of planning per statement. The
+        // append writers' own connections, which run a batch's statements many times a
+        // second, plan once instead, with the plan's shape fixed ([`WRITER_SETTINGS`]).
         let options =
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
