@@ -1,16 +1,19 @@
 //! A yardstick for the machine, taken before each run, so that figures from different days
 //! can be compared. The benchmark box is a VM whose speed has varied about twofold from one
-//! session to the next (BENCHMARKS.md), and two things set what a run can reach: how fast
-//! one core computes, and how long it takes to wake a parked thread (every hand-off between
+//! session to the next (BENCHMARKS.md), and three things set what a run can reach: how fast
+//! one core computes, how long it takes to wake a parked thread (every hand-off between
 //! tasks, threads and processes pays one; on a microVM that idles its vCPUs in the host, it
-//! is tens of microseconds). Both are measured here, on a quiet box before anything starts.
+//! is tens of microseconds), and what the kernel's loopback TCP costs (most of a push's CPU,
+//! on both ends). All three are measured here, on a quiet box before anything starts.
 
 use serde::Serialize;
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// What one measurement found; lower is faster for both.
+/// What one measurement found; lower is faster for each.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Yardstick {
     /// Milliseconds for a fixed piece of integer work on one core (best of several tries).
@@ -18,13 +21,17 @@ pub struct Yardstick {
     /// Microseconds for a round trip between two threads that park in between: two wake-ups
     /// (median of many).
     pub wake_round_trip_us: f64,
+    /// Microseconds for a one-byte round trip over a loopback TCP connection between two
+    /// threads (median of many): the kernel's TCP path twice, and two wake-ups.
+    pub tcp_round_trip_us: f64,
 }
 
-/// Takes both measurements; blocks for about a quarter of a second.
+/// Takes the three measurements; blocks for about a quarter of a second.
 pub fn measure() -> Yardstick {
     Yardstick {
         cpu_ms: cpu_ms(),
         wake_round_trip_us: wake_round_trip_us(),
+        tcp_round_trip_us: tcp_round_trip_us().unwrap_or(f64::NAN),
     }
 }
 
@@ -76,16 +83,52 @@ fn wake_round_trip_us() -> f64 {
         .map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
 }
 
+/// Median of 2,000 one-byte ping-pongs over a loopback TCP connection (Nagle off) between
+/// this thread and an echoing one. `None` if loopback TCP is unavailable.
+fn tcp_round_trip_us() -> Option<f64> {
+    const TRIPS: usize = 2_000;
+    let listener = TcpListener::bind("127.0.0.1:0").ok()?;
+    let addr = listener.local_addr().ok()?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut peer, _) = listener.accept()?;
+        peer.set_nodelay(true)?;
+        let mut byte = [0u8; 1];
+        while peer.read(&mut byte)? == 1 {
+            peer.write_all(&byte)?;
+        }
+        Ok(())
+    });
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_nodelay(true).ok()?;
+    let mut trips: Vec<Duration> = Vec::with_capacity(TRIPS);
+    let mut byte = [7u8; 1];
+    for _ in 0..TRIPS {
+        let start = Instant::now();
+        if stream.write_all(&byte).is_err() || stream.read_exact(&mut byte).is_err() {
+            break;
+        }
+        trips.push(start.elapsed());
+    }
+    drop(stream);
+    let _ = echo.join();
+    trips.sort_unstable();
+    trips.get(trips.len() / 2).map(|d| d.as_secs_f64() * 1e6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn both_measurements_are_positive_and_finite() {
+    fn every_measurement_is_positive_and_finite() {
         let y = measure();
         assert!(y.cpu_ms.is_finite() && y.cpu_ms > 0.0, "{y:?}");
         assert!(
             y.wake_round_trip_us.is_finite() && y.wake_round_trip_us > 0.0,
+            "{y:?}"
+        );
+        assert!(
+            y.tcp_round_trip_us.is_finite() && y.tcp_round_trip_us > 0.0,
             "{y:?}"
         );
     }

@@ -109,9 +109,10 @@ impl Report {
             row(
                 "machine yardstick",
                 format!(
-                    "{:.1} ms for the reference work on one core, {:.1} µs per two-thread \
-                     wake-up round trip (before the run; lower is faster)",
-                    y.cpu_ms, y.wake_round_trip_us
+                    "{:.1} ms for the reference work on one core; round trips between two \
+                     threads {:.1} µs, over loopback TCP {:.1} µs (before the run; lower is \
+                     faster)",
+                    y.cpu_ms, y.wake_round_trip_us, y.tcp_round_trip_us
                 ),
             );
         }
