@@ -3,7 +3,7 @@
 //! session to the next (BENCHMARKS.md), and three things set what a run can reach: how fast
 //! one core computes, how long it takes to wake a parked thread (every hand-off between
 //! tasks, threads and processes pays one; on a microVM that idles its vCPUs in the host, it
-//! is tens of microseconds), and what the kernel's loopback TCP costs (most of a push's CPU,
+//! is tens of microseconds), and what the kernel's loopback TCP costs (much of a push's CPU,
 //! on both ends). All three are measured here, on a quiet box before anything starts.
 
 use serde::Serialize;
@@ -54,10 +54,12 @@ fn cpu_ms() -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Median of 2,000 ping-pongs between this thread and another over rendezvous channels:
+/// Round trips timed by [`median_us`].
+const TRIPS: usize = 2_000;
+
+/// Median of [`TRIPS`] ping-pongs between this thread and another over rendezvous channels:
 /// each side blocks (parks) until the other hands it the token.
 fn wake_round_trip_us() -> f64 {
-    const TRIPS: usize = 2_000;
     let (ping_tx, ping_rx) = mpsc::sync_channel::<()>(0);
     let (pong_tx, pong_rx) = mpsc::sync_channel::<()>(0);
     let echo = std::thread::spawn(move || {
@@ -67,26 +69,15 @@ fn wake_round_trip_us() -> f64 {
             }
         }
     });
-    let mut trips: Vec<Duration> = Vec::with_capacity(TRIPS);
-    for _ in 0..TRIPS {
-        let start = Instant::now();
-        if ping_tx.send(()).is_err() || pong_rx.recv().is_err() {
-            break;
-        }
-        trips.push(start.elapsed());
-    }
+    let median = median_us(|| ping_tx.send(()).is_ok() && pong_rx.recv().is_ok());
     drop(ping_tx);
     let _ = echo.join();
-    trips.sort_unstable();
-    trips
-        .get(trips.len() / 2)
-        .map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
+    median.unwrap_or(f64::NAN)
 }
 
-/// Median of 2,000 one-byte ping-pongs over a loopback TCP connection (Nagle off) between
-/// this thread and an echoing one. `None` if loopback TCP is unavailable.
+/// Median of [`TRIPS`] one-byte ping-pongs over a loopback TCP connection (Nagle off)
+/// between this thread and an echoing one. `None` if loopback TCP is unavailable.
 fn tcp_round_trip_us() -> Option<f64> {
-    const TRIPS: usize = 2_000;
     let listener = TcpListener::bind("127.0.0.1:0").ok()?;
     let addr = listener.local_addr().ok()?;
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
@@ -100,17 +91,25 @@ fn tcp_round_trip_us() -> Option<f64> {
     });
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_nodelay(true).ok()?;
-    let mut trips: Vec<Duration> = Vec::with_capacity(TRIPS);
     let mut byte = [7u8; 1];
+    let median =
+        median_us(|| stream.write_all(&byte).is_ok() && stream.read_exact(&mut byte).is_ok());
+    drop(stream);
+    let _ = echo.join();
+    median
+}
+
+/// Times up to [`TRIPS`] calls of `trip` (stopping at the first that fails) and returns the
+/// median in microseconds; `None` if none succeeded.
+fn median_us(mut trip: impl FnMut() -> bool) -> Option<f64> {
+    let mut trips: Vec<Duration> = Vec::with_capacity(TRIPS);
     for _ in 0..TRIPS {
         let start = Instant::now();
-        if stream.write_all(&byte).is_err() || stream.read_exact(&mut byte).is_err() {
+        if !trip() {
             break;
         }
         trips.push(start.elapsed());
     }
-    drop(stream);
-    let _ = echo.join();
     trips.sort_unstable();
     trips.get(trips.len() / 2).map(|d| d.as_secs_f64() * 1e6)
 }
