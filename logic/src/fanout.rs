@@ -130,17 +130,26 @@ impl Fanout {
                 }
                 Route::Nodes(by_node) => {
                     tracing::debug!(nodes = by_node.len(), "fan-out");
-                    for (node, user_ids) in by_node {
+                    // Every node at once: one node's round trip never delays another's push.
+                    // Each node still gets one publish per event, so a conversation's events
+                    // reach it in the order this is called in (see `sequencer`).
+                    let publishes = by_node.into_iter().map(|(node, user_ids)| {
                         let envelope = Envelope {
                             user_ids,
                             event: Some(event.clone()),
                         };
-                        let published = self.bus.publish(&node, envelope.encode_to_vec().into());
-                        if let Err(err) = published.await {
-                            tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
-                            delivered = false;
+                        async move {
+                            let published =
+                                self.bus.publish(&node, envelope.encode_to_vec().into());
+                            if let Err(err) = published.await {
+                                tracing::warn!(%node, %err, "bus publish failed; recipients will resync");
+                                return false;
+                            }
+                            true
                         }
-                    }
+                    });
+                    let outcomes = futures::future::join_all(publishes).await;
+                    delivered = outcomes.into_iter().all(|ok| ok);
                 }
             }
             delivered
