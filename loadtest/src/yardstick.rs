@@ -30,7 +30,7 @@ pub struct Yardstick {
 pub fn measure() -> Yardstick {
     Yardstick {
         cpu_ms: cpu_ms(),
-        wake_round_trip_us: wake_round_trip_us(),
+        wake_round_trip_us: wake_round_trip_us().unwrap_or(f64::NAN),
         tcp_round_trip_us: tcp_round_trip_us().unwrap_or(f64::NAN),
     }
 }
@@ -59,7 +59,7 @@ const TRIPS: usize = 2_000;
 
 /// Median of [`TRIPS`] ping-pongs between this thread and another over rendezvous channels:
 /// each side blocks (parks) until the other hands it the token.
-fn wake_round_trip_us() -> f64 {
+fn wake_round_trip_us() -> Option<f64> {
     let (ping_tx, ping_rx) = mpsc::sync_channel::<()>(0);
     let (pong_tx, pong_rx) = mpsc::sync_channel::<()>(0);
     let echo = std::thread::spawn(move || {
@@ -72,7 +72,7 @@ fn wake_round_trip_us() -> f64 {
     let median = median_us(|| ping_tx.send(()).is_ok() && pong_rx.recv().is_ok());
     drop(ping_tx);
     let _ = echo.join();
-    median.unwrap_or(f64::NAN)
+    median
 }
 
 /// Median of [`TRIPS`] one-byte ping-pongs over a loopback TCP connection (Nagle off)
